@@ -1,0 +1,253 @@
+// Package apierr is the one place where attestd's failures become gRPC
+// statuses and Stytch-shaped REST bodies.
+//
+// Every error that leaves attestd carries a stytch.error.v1.StytchError in its
+// status details (plus a google.rpc.ErrorInfo whose reason is the error_type),
+// so gRPC clients in any language can decode it and the REST gateway can write
+// it back as exactly the body Stytch would have sent, with the HTTP status
+// equal to its status_code.
+package apierr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
+)
+
+// Domains of google.rpc.ErrorInfo: who decided the failure.
+const (
+	// DomainStytch marks errors Stytch returned.
+	DomainStytch = "stytch.com"
+	// DomainAttestd marks errors attestd raised itself.
+	DomainAttestd = "attestd"
+)
+
+// Error types attestd raises itself. Where Stytch has a name for the same
+// failure, attestd uses Stytch's name.
+const (
+	TypeBadRequest                    = "bad_request"
+	TypeInvalidSessionDurationMinutes = "invalid_session_duration_minutes"
+	TypeTooManySessionArguments       = "too_many_session_arguments"
+	TypeCustomClaimsTooLarge          = "custom_claims_too_large"
+	TypeRequestTooLarge               = "request_too_large"
+	TypeRouteNotFound                 = "route_not_found"
+	TypeMethodNotAllowed              = "method_not_allowed"
+	TypeUpstreamTimeout               = "upstream_timeout"
+	TypeUpstreamUnavailable           = "upstream_unavailable"
+	TypeUpstreamInvalidResponse       = "upstream_invalid_response"
+	TypeUpstreamResponseTooLarge      = "upstream_response_too_large"
+	TypeUpstreamError                 = "upstream_error"
+	TypeRequestCanceled               = "request_canceled"
+	TypeInternal                      = "internal_server_error"
+)
+
+// StatusClientClosedRequest is the de-facto HTTP status for a call its
+// client abandoned (nginx's 499); net/http has no constant for it.
+const StatusClientClosedRequest = 499
+
+// Error is a failure on its way to a caller: a gRPC code and the Stytch-shaped
+// body that describes it.
+type Error struct {
+	// Code is the gRPC status code.
+	Code codes.Code
+	// Body is what REST callers receive and gRPC callers find in the details.
+	Body *errorv1.StytchError
+	// Domain is the ErrorInfo domain: DomainStytch or DomainAttestd.
+	Domain string
+	// cause is kept for errors.Is/As and logs; it is never sent to callers.
+	cause error
+}
+
+// Error implements error with the public message only.
+func (e *Error) Error() string {
+	return e.Body.GetErrorType() + ": " + e.Body.GetErrorMessage()
+}
+
+// Unwrap exposes the internal cause to errors.Is/As.
+func (e *Error) Unwrap() error { return e.cause }
+
+// GRPCStatus lets grpc-go turn the error into its status directly.
+func (e *Error) GRPCStatus() *status.Status { return e.Status() }
+
+// Status renders the error as a gRPC status carrying the StytchError and an
+// ErrorInfo in its details.
+func (e *Error) Status() *status.Status {
+	st := status.New(e.Code, e.Body.GetErrorMessage())
+	info := &errdetails.ErrorInfo{
+		Reason: e.Body.GetErrorType(),
+		Domain: e.Domain,
+		Metadata: map[string]string{
+			"status_code": strconv.Itoa(int(e.Body.GetStatusCode())),
+			"request_id":  e.Body.GetRequestId(),
+		},
+	}
+	withDetails, err := st.WithDetails(e.Body, info)
+	if err != nil { // only if a detail cannot be marshalled: never for these types
+		return st
+	}
+	return withDetails
+}
+
+// Local builds an error raised by attestd itself. httpStatus becomes the body's
+// status_code (and so the REST status); code is the gRPC code.
+func Local(code codes.Code, httpStatus int, errorType, message string) *Error {
+	return &Error{
+		Code:   code,
+		Domain: DomainAttestd,
+		Body: &errorv1.StytchError{
+			StatusCode:   int32(httpStatus),
+			ErrorType:    errorType,
+			ErrorMessage: message,
+			ErrorUrl:     docURL(httpStatus, errorType),
+		},
+	}
+}
+
+// Wrap is Local with an internal cause kept for logs and errors.Is.
+func Wrap(cause error, code codes.Code, httpStatus int, errorType, message string) *Error {
+	e := Local(code, httpStatus, errorType, message)
+	e.cause = cause
+	return e
+}
+
+// FromStytch builds the error for a Stytch error body received with the
+// given HTTP status. The body's status_code is set to the HTTP status, as
+// Stytch's Go SDK does, so REST callers see the two agree.
+func FromStytch(httpStatus int, body *errorv1.StytchError) *Error {
+	body.StatusCode = int32(httpStatus)
+	return &Error{Code: CodeForHTTPStatus(httpStatus), Body: body, Domain: DomainStytch}
+}
+
+// stytchTypes are the error types whose documentation Stytch publishes; for
+// them error_url points at Stytch's page, as Stytch's own errors do.
+var stytchTypes = map[string]bool{
+	TypeBadRequest:                    true,
+	TypeInvalidSessionDurationMinutes: true,
+	TypeTooManySessionArguments:       true,
+	TypeCustomClaimsTooLarge:          true,
+	TypeInternal:                      true,
+}
+
+func docURL(httpStatus int, errorType string) string {
+	if !stytchTypes[errorType] {
+		return ""
+	}
+	return fmt.Sprintf("https://stytch.com/docs/api-reference/b2b/api/errors/%d#%s", httpStatus, errorType)
+}
+
+// CodeForHTTPStatus maps an upstream HTTP status to a gRPC code. The table is
+// documented in the README ("Error mapping").
+func CodeForHTTPStatus(httpStatus int) codes.Code {
+	switch httpStatus {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.Aborted
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case http.StatusRequestTimeout, http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusNotImplemented:
+		return codes.Unimplemented
+	case http.StatusInternalServerError:
+		return codes.Internal
+	case http.StatusBadGateway, http.StatusServiceUnavailable:
+		return codes.Unavailable
+	}
+	switch {
+	case httpStatus >= 500:
+		return codes.Unavailable
+	case httpStatus >= 400:
+		return codes.FailedPrecondition
+	}
+	return codes.Unknown
+}
+
+// localByCode names the HTTP status and error type for a status that reached
+// the edge without a StytchError (raised by grpc-go or the gateway itself).
+var localByCode = map[codes.Code]struct {
+	httpStatus int
+	errorType  string
+}{
+	codes.InvalidArgument:    {http.StatusBadRequest, TypeBadRequest},
+	codes.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
+	codes.PermissionDenied:   {http.StatusForbidden, "permission_denied"},
+	codes.NotFound:           {http.StatusNotFound, TypeRouteNotFound},
+	codes.Unimplemented:      {http.StatusNotImplemented, "unimplemented"},
+	codes.ResourceExhausted:  {http.StatusTooManyRequests, "resource_exhausted"},
+	codes.DeadlineExceeded:   {http.StatusGatewayTimeout, TypeUpstreamTimeout},
+	codes.Canceled:           {StatusClientClosedRequest, TypeRequestCanceled},
+	codes.Unavailable:        {http.StatusServiceUnavailable, TypeUpstreamUnavailable},
+	codes.FailedPrecondition: {http.StatusBadRequest, TypeBadRequest},
+	codes.Aborted:            {http.StatusConflict, "aborted"},
+}
+
+// From turns any error into an *Error. Errors already carrying a StytchError
+// keep it; context errors get their codes; anything else is an internal error
+// whose text is not shown to callers (it may hold details of attestd itself).
+func From(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Wrap(err, codes.DeadlineExceeded, http.StatusGatewayTimeout, TypeUpstreamTimeout, "the call's deadline expired")
+	case errors.Is(err, context.Canceled):
+		return Wrap(err, codes.Canceled, StatusClientClosedRequest, TypeRequestCanceled, "the call was canceled by its caller")
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return Wrap(err, codes.Internal, http.StatusInternalServerError, TypeInternal, "internal error")
+	}
+	return FromStatus(st)
+}
+
+// FromStatus recovers the StytchError from a status's details, or builds one
+// from its code when the status came from grpc-go or the gateway itself.
+func FromStatus(st *status.Status) *Error {
+	for _, d := range st.Details() {
+		if body, ok := d.(*errorv1.StytchError); ok {
+			domain := DomainStytch
+			for _, d := range st.Details() {
+				if info, ok := d.(*errdetails.ErrorInfo); ok {
+					domain = info.GetDomain()
+				}
+			}
+			return &Error{Code: st.Code(), Body: body, Domain: domain}
+		}
+	}
+	m, ok := localByCode[st.Code()]
+	if !ok {
+		m.httpStatus, m.errorType = http.StatusInternalServerError, TypeInternal
+	}
+	return Local(st.Code(), m.httpStatus, m.errorType, st.Message())
+}
+
+// WithRequestID fills in the request ID of locally raised errors, which do not
+// have Stytch's. It returns e for chaining.
+func (e *Error) WithRequestID(id string) *Error {
+	if e.Body.GetRequestId() == "" {
+		e.Body.RequestId = id
+	}
+	return e
+}

@@ -1,0 +1,228 @@
+// Package config holds attestd's settings: one struct with defaults, read
+// from flags and the environment (flags win), validated before anything
+// starts, and printable without its secret.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/attestd/attestd/service/upstream"
+)
+
+// Config is attestd's complete configuration.
+type Config struct {
+	// ProjectID is the Stytch project ID (STYTCH_PROJECT_ID).
+	ProjectID string
+	// Secret is the Stytch project secret (STYTCH_SECRET or the contents of
+	// STYTCH_SECRET_FILE). Never printed.
+	Secret string
+	// BaseURL is Stytch's API base (STYTCH_BASE_URL); empty means the SDKs'
+	// default for the project ID (test or live host).
+	BaseURL string
+	// GRPCAddr is the gRPC listen address (ATTESTD_GRPC_ADDR).
+	GRPCAddr string
+	// HTTPAddr is the REST listen address (ATTESTD_HTTP_ADDR).
+	HTTPAddr string
+	// UpstreamTimeout caps each Stytch call; a shorter caller deadline wins
+	// (ATTESTD_UPSTREAM_TIMEOUT).
+	UpstreamTimeout time.Duration
+	// MaxUpstreamResponseBytes caps the Stytch answer attestd reads
+	// (ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES).
+	MaxUpstreamResponseBytes int64
+	// MaxRequestBytes caps a caller's request, REST body or gRPC message
+	// (ATTESTD_MAX_REQUEST_BYTES).
+	MaxRequestBytes int64
+	// ShutdownGrace is how long in-flight calls may take to finish after
+	// SIGTERM/SIGINT (ATTESTD_SHUTDOWN_GRACE).
+	ShutdownGrace time.Duration
+	// LogLevel is debug, info, warn or error (ATTESTD_LOG_LEVEL).
+	LogLevel string
+	// LogFormat is json or text (ATTESTD_LOG_FORMAT).
+	LogFormat string
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		GRPCAddr:                 ":50051",
+		HTTPAddr:                 ":8080",
+		UpstreamTimeout:          10 * time.Second,
+		MaxUpstreamResponseBytes: 1 << 20,
+		MaxRequestBytes:          64 << 10,
+		ShutdownGrace:            15 * time.Second,
+		LogLevel:                 "info",
+		LogFormat:                "json",
+	}
+}
+
+// Error is a configuration problem: one line naming the setting.
+type Error struct {
+	// Setting is the environment variable (or flag) at fault.
+	Setting string
+	// Problem says what is wrong with it.
+	Problem string
+}
+
+func (e *Error) Error() string { return e.Setting + ": " + e.Problem }
+
+// Load reads flags (args, without the program name) over the environment
+// (getenv) over the defaults, then validates the result.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("attestd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	secretFile := getenv("STYTCH_SECRET_FILE")
+
+	var errs []error
+	str := func(p *string, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage+" ("+env+")")
+	}
+	dur := func(p *time.Duration, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, &Error{env, fmt.Sprintf("%q is not a duration (e.g. 10s)", v)})
+			}
+			*p = d
+		}
+		fs.DurationVar(p, name, *p, usage+" ("+env+")")
+	}
+	size := func(p *int64, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, &Error{env, fmt.Sprintf("%q is not a byte count", v)})
+			}
+			*p = n
+		}
+		fs.Int64Var(p, name, *p, usage+" ("+env+")")
+	}
+	str(&c.ProjectID, "project-id", "STYTCH_PROJECT_ID", "Stytch project ID")
+	c.Secret = getenv("STYTCH_SECRET") // no flag: argv is visible to every local user
+	fs.StringVar(&secretFile, "secret-file", secretFile, "file holding the Stytch secret (STYTCH_SECRET_FILE)")
+	str(&c.BaseURL, "base-url", "STYTCH_BASE_URL", "Stytch API base URL")
+	str(&c.GRPCAddr, "grpc-addr", "ATTESTD_GRPC_ADDR", "gRPC listen address")
+	str(&c.HTTPAddr, "http-addr", "ATTESTD_HTTP_ADDR", "REST listen address")
+	dur(&c.UpstreamTimeout, "upstream-timeout", "ATTESTD_UPSTREAM_TIMEOUT", "cap on each Stytch call")
+	size(&c.MaxUpstreamResponseBytes, "max-upstream-response-bytes", "ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", "cap on a Stytch answer")
+	size(&c.MaxRequestBytes, "max-request-bytes", "ATTESTD_MAX_REQUEST_BYTES", "cap on a caller's request")
+	dur(&c.ShutdownGrace, "shutdown-grace", "ATTESTD_SHUTDOWN_GRACE", "time for in-flight calls at shutdown")
+	str(&c.LogLevel, "log-level", "ATTESTD_LOG_LEVEL", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "ATTESTD_LOG_FORMAT", "json or text")
+	if len(errs) > 0 {
+		return c, errs[0]
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, &Error{"flags", err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return c, &Error{"flags", fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if secretFile != "" {
+		b, err := os.ReadFile(secretFile)
+		if err != nil {
+			return c, &Error{"STYTCH_SECRET_FILE", "cannot be read: " + err.Error()}
+		}
+		c.Secret = strings.TrimSpace(string(b))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every setting and names the first one at fault.
+func (c Config) Validate() error {
+	var missing []string
+	if c.ProjectID == "" {
+		missing = append(missing, "STYTCH_PROJECT_ID")
+	}
+	if c.Secret == "" {
+		missing = append(missing, "STYTCH_SECRET (or STYTCH_SECRET_FILE)")
+	}
+	if len(missing) > 0 {
+		return &Error{strings.Join(missing, ", "), "not set; attestd needs Stytch project credentials (an embedded Stytch emulator for running without them is not available yet)"}
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &Error{"STYTCH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.BaseURL)}
+		}
+	}
+	for _, a := range []struct{ env, addr string }{{"ATTESTD_GRPC_ADDR", c.GRPCAddr}, {"ATTESTD_HTTP_ADDR", c.HTTPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return &Error{a.env, fmt.Sprintf("%q is not a host:port listen address", a.addr)}
+		}
+	}
+	switch {
+	case c.UpstreamTimeout <= 0:
+		return &Error{"ATTESTD_UPSTREAM_TIMEOUT", "must be positive"}
+	case c.MaxUpstreamResponseBytes < 1024:
+		return &Error{"ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", "must be at least 1024"}
+	case c.MaxRequestBytes < 1024:
+		return &Error{"ATTESTD_MAX_REQUEST_BYTES", "must be at least 1024"}
+	case c.ShutdownGrace < 0:
+		return &Error{"ATTESTD_SHUTDOWN_GRACE", "must not be negative"}
+	}
+	if _, err := c.Level(); err != nil {
+		return err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return &Error{"ATTESTD_LOG_FORMAT", fmt.Sprintf("%q is neither json nor text", c.LogFormat)}
+	}
+	return nil
+}
+
+// Level is the parsed log level.
+func (c Config) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, &Error{"ATTESTD_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel)}
+	}
+	return l, nil
+}
+
+// StytchBaseURL is the effective Stytch base URL.
+func (c Config) StytchBaseURL() string {
+	if c.BaseURL != "" {
+		return strings.TrimSuffix(c.BaseURL, "/")
+	}
+	return upstream.DefaultBaseURL(c.ProjectID)
+}
+
+// LogValue prints the configuration with the secret redacted, so the whole
+// struct can be logged at start-up.
+func (c Config) LogValue() slog.Value {
+	secret := "(unset)"
+	if c.Secret != "" {
+		secret = "(redacted)"
+	}
+	return slog.GroupValue(
+		slog.String("project_id", c.ProjectID),
+		slog.String("secret", secret),
+		slog.String("stytch_base_url", c.StytchBaseURL()),
+		slog.String("grpc_addr", c.GRPCAddr),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.Duration("upstream_timeout", c.UpstreamTimeout),
+		slog.Int64("max_upstream_response_bytes", c.MaxUpstreamResponseBytes),
+		slog.Int64("max_request_bytes", c.MaxRequestBytes),
+		slog.Duration("shutdown_grace", c.ShutdownGrace),
+		slog.String("log_level", c.LogLevel),
+		slog.String("log_format", c.LogFormat),
+	)
+}
+
+// String is the redacted form, so %v and %s never print the secret either.
+func (c Config) String() string { return c.LogValue().String() }
+
+// GoString keeps %#v from printing the secret.
+func (c Config) GoString() string { return c.String() }

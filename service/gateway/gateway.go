@@ -1,0 +1,154 @@
+// Package gateway serves SessionService as REST JSON in Stytch's own wire
+// format, through grpc-gateway over a real gRPC connection (so every call
+// runs the server's interceptor chain).
+//
+// Stytch's SDKs can use attestd as their base URL: routes are Stytch's, at
+// the host root; success bodies are Stytch's JSON; error bodies are Stytch's
+// error shape with the HTTP status equal to the body's status_code.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/translate"
+)
+
+// requestIDHeader is the canonical HTTP form of the request-ID header.
+var requestIDHeader = textproto.CanonicalMIMEHeaderKey(middleware.RequestIDHeader)
+
+// New returns the REST handler for SessionService, calling the gRPC server
+// through conn. Request bodies larger than maxBody bytes are refused with 413.
+func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   translate.MarshalOptions,
+			UnmarshalOptions: translate.RequestUnmarshalOptions,
+		}),
+		runtime.WithErrorHandler(writeError),
+		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
+	)
+	if err := b2bsessionv1.RegisterSessionServiceHandlerClient(ctx, mux, b2bsessionv1.NewSessionServiceClient(conn)); err != nil {
+		return nil, fmt.Errorf("register REST routes: %w", err)
+	}
+	return capBody(mux, maxBody), nil
+}
+
+// incomingHeader forwards the request ID to gRPC metadata; everything else
+// the gateway forwards by default (with its grpcgateway- prefix) stays as is.
+func incomingHeader(key string) (string, bool) {
+	if textproto.CanonicalMIMEHeaderKey(key) == requestIDHeader {
+		return middleware.RequestIDHeader, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader returns the request ID as X-Request-Id and nothing else: no
+// Grpc-Metadata-* noise for Stytch SDK callers.
+func outgoingHeader(key string) (string, bool) {
+	if key == middleware.RequestIDHeader {
+		return requestIDHeader, true
+	}
+	return "", false
+}
+
+// capBody refuses oversize bodies before any decoding, so a huge request
+// cannot cost more than maxBody bytes of memory.
+func capBody(next http.Handler, maxBody int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tooLarge := func() {
+			writeBody(w, r, apierr.Local(codes.InvalidArgument, http.StatusRequestEntityTooLarge, apierr.TypeRequestTooLarge,
+				fmt.Sprintf("request body exceeds %d bytes", maxBody)))
+		}
+		if r.ContentLength > maxBody {
+			tooLarge()
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			writeBody(w, r, apierr.Local(codes.InvalidArgument, http.StatusBadRequest, apierr.TypeBadRequest, "request body could not be read"))
+			return
+		}
+		if int64(len(body)) > maxBody {
+			tooLarge()
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeError is the gateway's error handler: the status (with its
+// StytchError, when attestd's server produced it) becomes a Stytch-shaped body.
+func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	e := apierr.FromStatus(st)
+	if e.Domain == apierr.DomainAttestd && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+		// The gateway itself could not decode the body: name the problem
+		// (e.g. `unknown field "foo"`) without protojson's prefix.
+		e.Body.ErrorMessage = "invalid request body: " + strings.TrimSpace(strings.TrimPrefix(st.Message(), "proto:"))
+	}
+	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
+		if ids := md.HeaderMD.Get(middleware.RequestIDHeader); len(ids) > 0 {
+			e.WithRequestID(ids[0])
+		}
+	}
+	writeBody(w, r, e)
+}
+
+// routingError answers unknown routes and wrong methods in Stytch's shape.
+func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		writeBody(w, r, apierr.Local(codes.Unimplemented, httpStatus, apierr.TypeMethodNotAllowed,
+			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)))
+	case http.StatusNotFound:
+		writeBody(w, r, apierr.Local(codes.NotFound, httpStatus, apierr.TypeRouteNotFound,
+			fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
+	default:
+		writeBody(w, r, apierr.Local(codes.InvalidArgument, httpStatus, apierr.TypeBadRequest, http.StatusText(httpStatus)))
+	}
+}
+
+// writeBody writes e as Stytch's error JSON with HTTP status = status_code.
+func writeBody(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
+	if e.Body.GetRequestId() == "" {
+		if id := r.Header.Get(requestIDHeader); middleware.ValidRequestID(id) {
+			e.WithRequestID(id)
+		} else {
+			e.WithRequestID(middleware.NewRequestID())
+		}
+	}
+	if w.Header().Get(requestIDHeader) == "" {
+		w.Header().Set(requestIDHeader, e.Body.GetRequestId())
+	}
+	body, err := translate.Marshal(e.Body)
+	if err != nil { // a StytchError always marshals; keep the contract anyway
+		body = []byte(`{"status_code":500,"request_id":"","error_type":"internal_server_error","error_message":"internal error","error_url":""}`)
+		e.Body.StatusCode = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(e.Body.GetStatusCode()))
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,47 @@
+// Package middleware holds attestd's gRPC interceptors and the one ordered,
+// named chain they run in. REST calls reach the gRPC server through the
+// gateway's connection, so the same chain serves both protocols.
+package middleware
+
+import (
+	"fmt"
+
+	"google.golang.org/grpc"
+)
+
+// Named is an interceptor with the name it is known by in the chain.
+type Named struct {
+	// Name identifies the interceptor in logs, docs and tests.
+	Name string
+	// Unary is the interceptor itself.
+	Unary grpc.UnaryServerInterceptor
+}
+
+// Chain is an ordered list of named interceptors; the first is outermost.
+type Chain []Named
+
+// Names lists the interceptors in order, outermost first.
+func (c Chain) Names() []string {
+	names := make([]string, len(c))
+	for i, n := range c {
+		names[i] = n.Name
+	}
+	return names
+}
+
+// ServerOption validates the chain (unique, non-empty names) and installs it.
+func (c Chain) ServerOption() (grpc.ServerOption, error) {
+	seen := make(map[string]bool, len(c))
+	unary := make([]grpc.UnaryServerInterceptor, 0, len(c))
+	for _, n := range c {
+		if n.Name == "" || n.Unary == nil {
+			return nil, fmt.Errorf("interceptor chain: entry %q is incomplete", n.Name)
+		}
+		if seen[n.Name] {
+			return nil, fmt.Errorf("interceptor chain: %q appears twice", n.Name)
+		}
+		seen[n.Name] = true
+		unary = append(unary, n.Unary)
+	}
+	return grpc.ChainUnaryInterceptor(unary...), nil
+}

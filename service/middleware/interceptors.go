@@ -1,0 +1,215 @@
+package middleware
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/attestd/attestd/service/apierr"
+)
+
+// RequestIDHeader is the metadata key (and, through the gateway, HTTP header)
+// that carries the caller's request ID in and attestd's out.
+const RequestIDHeader = "x-request-id"
+
+// maxRequestIDLen bounds a caller-chosen request ID.
+const maxRequestIDLen = 128
+
+// Default is attestd's chain, outermost first:
+//
+//   - request_id: adopt the caller's x-request-id or mint one; echo it back.
+//   - logging: one structured line per call, after the status is final.
+//   - errors: the single place any error becomes a status with a StytchError.
+//   - recovery: a panic becomes an internal error instead of a crash.
+//   - validate: protovalidate rules from the protos, before any handler work.
+func Default(log *slog.Logger, v protovalidate.Validator) Chain {
+	return Chain{
+		{Name: "request_id", Unary: requestID},
+		{Name: "logging", Unary: logging(log)},
+		{Name: "errors", Unary: toStatus},
+		{Name: "recovery", Unary: recovery(log)},
+		{Name: "validate", Unary: validate(v)},
+	}
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the call's request ID ("" outside an attestd call).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(RequestIDHeader); len(v) > 0 && ValidRequestID(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = NewRequestID()
+	}
+	// The header cannot fail to send before the handler has written anything.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+}
+
+// validRequestID accepts short printable-ASCII IDs, so a caller cannot inject
+// log lines or oversized values.
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID mints a random request ID.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return "attestd-" + hex.EncodeToString(b[:])
+}
+
+// upstreamRequestID is implemented by AttestResponse: Stytch's request_id.
+type upstreamRequestID interface{ GetRequestId() string }
+
+func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		attrs := []slog.Attr{
+			slog.String("method", info.FullMethod),
+			slog.String("request_id", RequestID(ctx)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		level := slog.LevelInfo
+		if err != nil {
+			e := apierr.From(err)
+			attrs = append(attrs,
+				slog.String("code", e.Code.String()),
+				slog.String("error_type", e.Body.GetErrorType()),
+				slog.Int("status_code", int(e.Body.GetStatusCode())),
+				slog.String("error_domain", e.Domain),
+				slog.String("stytch_request_id", stytchRequestID(e)))
+			level = levelFor(e.Code)
+		} else {
+			attrs = append(attrs, slog.String("code", codes.OK.String()))
+			if r, ok := resp.(upstreamRequestID); ok {
+				attrs = append(attrs, slog.String("stytch_request_id", r.GetRequestId()))
+			}
+		}
+		log.LogAttrs(ctx, level, "call", attrs...)
+		return resp, err
+	}
+}
+
+func stytchRequestID(e *apierr.Error) string {
+	if e.Domain != apierr.DomainStytch {
+		return ""
+	}
+	return e.Body.GetRequestId()
+}
+
+// levelFor logs caller mistakes quietly and attestd's or Stytch's failures
+// loudly.
+func levelFor(c codes.Code) slog.Level {
+	switch c {
+	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
+		return slog.LevelError
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func toStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return nil, apierr.From(err).WithRequestID(RequestID(ctx))
+	}
+	return resp, nil
+}
+
+func recovery(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				// The panic value and stack describe attestd's code, not the
+				// request, so they are safe to log.
+				log.Error("panic in handler", "method", info.FullMethod, "request_id", RequestID(ctx),
+					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				resp, err = nil, apierr.Local(codes.Internal, http.StatusInternalServerError, apierr.TypeInternal, "internal error")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func validate(v protovalidate.Validator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if m, ok := req.(proto.Message); ok {
+			if err := v.Validate(m); err != nil {
+				return nil, validationError(err)
+			}
+		}
+		return handler(ctx, req)
+	}
+}
+
+// violationTypes gives Stytch's error type for rules Stytch has a name for.
+var violationTypes = map[string]string{
+	"session_duration_minutes":   apierr.TypeInvalidSessionDurationMinutes,
+	"too_many_session_arguments": apierr.TypeTooManySessionArguments,
+}
+
+// validationError renders protovalidate's verdict as InvalidArgument with a
+// StytchError (type named after the first violation) whose error_details list
+// every violation.
+func validationError(err error) error {
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) || len(verr.Violations) == 0 {
+		return apierr.Wrap(err, codes.Internal, http.StatusInternalServerError, apierr.TypeInternal, "request validation failed to run")
+	}
+	errorType := apierr.TypeBadRequest
+	msgs := make([]string, 0, len(verr.Violations))
+	list := make([]any, 0, len(verr.Violations))
+	for i, v := range verr.Violations {
+		field := protovalidate.FieldPathString(v.Proto.GetField())
+		if i == 0 {
+			if t, ok := violationTypes[field]; ok {
+				errorType = t
+			} else if t, ok := violationTypes[v.Proto.GetRuleId()]; ok {
+				errorType = t
+			}
+		}
+		msg := v.Proto.GetMessage()
+		if field != "" {
+			msg = field + ": " + msg
+		}
+		msgs = append(msgs, msg)
+		list = append(list, map[string]any{"field": field, "rule": v.Proto.GetRuleId(), "message": v.Proto.GetMessage()})
+	}
+	e := apierr.Wrap(err, codes.InvalidArgument, http.StatusBadRequest, errorType, strings.Join(msgs, "; "))
+	e.Body.ErrorDetails, _ = structpb.NewStruct(map[string]any{"violations": list})
+	return e
+}

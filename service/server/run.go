@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/attestd/attestd/service/config"
+)
+
+// Run is attestd's whole life: read the configuration, serve until ctx is
+// done (SIGTERM/SIGINT), shut down gracefully. It returns the exit code.
+// Configuration problems are one line on stderr naming the setting.
+func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := config.Load(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "attestd: invalid configuration: %v\n", err)
+		return 2
+	}
+	log := NewLogger(cfg, stderr)
+	s, err := Start(ctx, cfg, log)
+	if err != nil {
+		log.Error("attestd cannot start", "error", err.Error())
+		return 1
+	}
+	if err := s.Wait(ctx); err != nil {
+		log.Error("listener failed", "error", err.Error())
+		_ = s.Shutdown()
+		return 1
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	if err := s.Shutdown(); err != nil {
+		log.Error("unclean shutdown", "error", err.Error())
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// NewLogger builds the structured logger the configuration asks for.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	level, _ := cfg.Level() // validated by config.Load
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

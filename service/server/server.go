@@ -1,0 +1,186 @@
+// Package server wires attestd together: the upstream client, the gRPC server
+// with its interceptor chain, health and reflection, and the REST gateway on a
+// second listener. It owns start-up and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	"github.com/attestd/attestd/service/attest"
+	"github.com/attestd/attestd/service/config"
+	"github.com/attestd/attestd/service/gateway"
+	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/translate"
+	"github.com/attestd/attestd/service/upstream"
+)
+
+// Version is reported in the User-Agent sent to Stytch.
+const Version = "0.1.0"
+
+// Server is a running attestd: both listeners bound and serving.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	conn     *grpc.ClientConn
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	drift    *translate.DriftLog
+	serveErr chan error
+}
+
+// Start binds both listeners and starts serving. The returned Server runs
+// until Shutdown; Wait reports a listener failing on its own.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, drift: translate.NewDriftLog(log), serveErr: make(chan error, 2)}
+
+	validator, err := protovalidate.New(protovalidate.WithMessages(&b2bsessionv1.AttestRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("build request validator: %w", err)
+	}
+	chain := middleware.Default(log, validator)
+	chainOpt, err := chain.ServerOption()
+	if err != nil {
+		return nil, err
+	}
+	s.grpc = grpc.NewServer(chainOpt, grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)))
+
+	client := upstream.New(upstream.Options{
+		BaseURL:          cfg.StytchBaseURL(),
+		ProjectID:        cfg.ProjectID,
+		Secret:           cfg.Secret,
+		Timeout:          cfg.UpstreamTimeout,
+		MaxResponseBytes: cfg.MaxUpstreamResponseBytes,
+		UserAgent:        "attestd/" + Version,
+		Drift:            s.drift,
+	})
+	b2bsessionv1.RegisterSessionServiceServer(s.grpc, attest.New(client))
+	s.health = health.NewServer()
+	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("ATTESTD_GRPC_ADDR: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		return nil, fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
+	}
+
+	// The gateway reaches the gRPC server over a real connection, so REST
+	// calls run the whole interceptor chain (never Register…HandlerServer).
+	s.conn, err = grpc.NewClient(loopback(s.grpcLis.Addr()),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(cfg.MaxUpstreamResponseBytes)*2)))
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("gateway connection: %w", err)
+	}
+	handler, err := gateway.New(ctx, s.conn, cfg.MaxRequestBytes)
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	go func() { s.serveErr <- s.grpc.Serve(s.grpcLis) }()
+	go func() {
+		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- err
+		}
+	}()
+	s.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(b2bsessionv1.SessionService_ServiceDesc.ServiceName, grpc_health_v1.HealthCheckResponse_SERVING)
+	log.Info("attestd serving",
+		"grpc_addr", s.grpcLis.Addr().String(),
+		"http_addr", s.httpLis.Addr().String(),
+		"interceptors", chain.Names(),
+		"config", cfg)
+	return s, nil
+}
+
+// loopback turns a listener address into one the gateway can dial: an
+// unspecified host (":50051", "[::]:50051") becomes 127.0.0.1.
+func loopback(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return tcp.String()
+}
+
+// GRPCAddr is the bound gRPC address.
+func (s *Server) GRPCAddr() net.Addr { return s.grpcLis.Addr() }
+
+// HTTPAddr is the bound REST address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLis.Addr() }
+
+// Drift exposes the unknown-key counts seen in Stytch's answers.
+func (s *Server) Drift() *translate.DriftLog { return s.drift }
+
+// Wait blocks until a listener fails on its own (not through Shutdown).
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case err := <-s.serveErr:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Shutdown stops taking calls, lets in-flight ones finish within the grace
+// period, then forces the rest closed.
+func (s *Server) Shutdown() error {
+	s.health.Shutdown() // report NOT_SERVING to load balancers first
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+
+	// REST first: its in-flight calls still need the gRPC server.
+	httpErr := s.http.Shutdown(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-stopped
+	}
+	connErr := s.conn.Close()
+	if httpErr != nil {
+		s.http.Close()
+		return fmt.Errorf("REST listener did not drain within %s: %w", s.cfg.ShutdownGrace, httpErr)
+	}
+	return connErr
+}
+
+func (s *Server) closeListeners() {
+	s.grpcLis.Close()
+	s.httpLis.Close()
+}
