@@ -30,21 +30,21 @@ const (
 type DeviceInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Fingerprint visitor ID of the device; always sent.
-	VisitorId string `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	VisitorId string `protobuf:"bytes,1,opt,name=visitor_id,proto3" json:"visitor_id,omitempty"`
 	// Newness and first/last-seen times of visitor_id; Stytch may omit it.
-	VisitorIdDetails *DeviceAttributeDetails `protobuf:"bytes,2,opt,name=visitor_id_details,json=visitorIdDetails,proto3" json:"visitor_id_details,omitempty"`
+	VisitorIdDetails *DeviceAttributeDetails `protobuf:"bytes,2,opt,name=visitor_id_details,proto3" json:"visitor_id_details,omitempty"`
 	// IP address of the device; Stytch may omit it.
-	IpAddress *string `protobuf:"bytes,3,opt,name=ip_address,json=ipAddress,proto3,oneof" json:"ip_address,omitempty"`
+	IpAddress *string `protobuf:"bytes,3,opt,name=ip_address,proto3,oneof" json:"ip_address,omitempty"`
 	// Newness and first/last-seen times of ip_address; Stytch may omit it.
-	IpAddressDetails *DeviceAttributeDetails `protobuf:"bytes,4,opt,name=ip_address_details,json=ipAddressDetails,proto3" json:"ip_address_details,omitempty"`
+	IpAddressDetails *DeviceAttributeDetails `protobuf:"bytes,4,opt,name=ip_address_details,proto3" json:"ip_address_details,omitempty"`
 	// City from IP geolocation; Stytch may omit it.
-	IpGeoCity *string `protobuf:"bytes,5,opt,name=ip_geo_city,json=ipGeoCity,proto3,oneof" json:"ip_geo_city,omitempty"`
+	IpGeoCity *string `protobuf:"bytes,5,opt,name=ip_geo_city,proto3,oneof" json:"ip_geo_city,omitempty"`
 	// Region from IP geolocation; Stytch may omit it.
-	IpGeoRegion *string `protobuf:"bytes,6,opt,name=ip_geo_region,json=ipGeoRegion,proto3,oneof" json:"ip_geo_region,omitempty"`
+	IpGeoRegion *string `protobuf:"bytes,6,opt,name=ip_geo_region,proto3,oneof" json:"ip_geo_region,omitempty"`
 	// Country code from IP geolocation; Stytch may omit it.
-	IpGeoCountry *string `protobuf:"bytes,7,opt,name=ip_geo_country,json=ipGeoCountry,proto3,oneof" json:"ip_geo_country,omitempty"`
+	IpGeoCountry *string `protobuf:"bytes,7,opt,name=ip_geo_country,proto3,oneof" json:"ip_geo_country,omitempty"`
 	// Newness and first/last-seen times of ip_geo_country; Stytch may omit it.
-	IpGeoCountryDetails *DeviceAttributeDetails `protobuf:"bytes,8,opt,name=ip_geo_country_details,json=ipGeoCountryDetails,proto3" json:"ip_geo_country_details,omitempty"`
+	IpGeoCountryDetails *DeviceAttributeDetails `protobuf:"bytes,8,opt,name=ip_geo_country_details,proto3" json:"ip_geo_country_details,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -140,11 +140,11 @@ func (x *DeviceInfo) GetIpGeoCountryDetails() *DeviceAttributeDetails {
 type DeviceAttributeDetails struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Whether the attribute was not seen before for this Member; always sent.
-	IsNew bool `protobuf:"varint,1,opt,name=is_new,json=isNew,proto3" json:"is_new,omitempty"`
+	IsNew bool `protobuf:"varint,1,opt,name=is_new,proto3" json:"is_new,omitempty"`
 	// First time the attribute was seen; Stytch may omit it.
-	FirstSeenAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=first_seen_at,json=firstSeenAt,proto3" json:"first_seen_at,omitempty"`
+	FirstSeenAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=first_seen_at,proto3" json:"first_seen_at,omitempty"`
 	// Last time the attribute was seen; Stytch may omit it.
-	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen_at,proto3" json:"last_seen_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -204,28 +204,29 @@ var File_stytch_device_history_v1_device_info_proto protoreflect.FileDescriptor
 
 const file_stytch_device_history_v1_device_info_proto_rawDesc = "" +
 	"\n" +
-	"*stytch/device_history/v1/device_info.proto\x12\x18stytch.device_history.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x04\n" +
+	"*stytch/device_history/v1/device_info.proto\x12\x18stytch.device_history.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x04\n" +
 	"\n" +
-	"DeviceInfo\x12\x1d\n" +
+	"DeviceInfo\x12\x1e\n" +
 	"\n" +
-	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12^\n" +
-	"\x12visitor_id_details\x18\x02 \x01(\v20.stytch.device_history.v1.DeviceAttributeDetailsR\x10visitorIdDetails\x12\"\n" +
+	"visitor_id\x18\x01 \x01(\tR\n" +
+	"visitor_id\x12`\n" +
+	"\x12visitor_id_details\x18\x02 \x01(\v20.stytch.device_history.v1.DeviceAttributeDetailsR\x12visitor_id_details\x12#\n" +
 	"\n" +
-	"ip_address\x18\x03 \x01(\tH\x00R\tipAddress\x88\x01\x01\x12^\n" +
-	"\x12ip_address_details\x18\x04 \x01(\v20.stytch.device_history.v1.DeviceAttributeDetailsR\x10ipAddressDetails\x12#\n" +
-	"\vip_geo_city\x18\x05 \x01(\tH\x01R\tipGeoCity\x88\x01\x01\x12'\n" +
-	"\rip_geo_region\x18\x06 \x01(\tH\x02R\vipGeoRegion\x88\x01\x01\x12)\n" +
-	"\x0eip_geo_country\x18\a \x01(\tH\x03R\fipGeoCountry\x88\x01\x01\x12e\n" +
-	"\x16ip_geo_country_details\x18\b \x01(\v20.stytch.device_history.v1.DeviceAttributeDetailsR\x13ipGeoCountryDetailsB\r\n" +
+	"ip_address\x18\x03 \x01(\tH\x00R\n" +
+	"ip_address\x88\x01\x01\x12`\n" +
+	"\x12ip_address_details\x18\x04 \x01(\v20.stytch.device_history.v1.DeviceAttributeDetailsR\x12ip_address_details\x12%\n" +
+	"\vip_geo_city\x18\x05 \x01(\tH\x01R\vip_geo_city\x88\x01\x01\x12)\n" +
+	"\rip_geo_region\x18\x06 \x01(\tH\x02R\rip_geo_region\x88\x01\x01\x12+\n" +
+	"\x0eip_geo_country\x18\a \x01(\tH\x03R\x0eip_geo_country\x88\x01\x01\x12h\n" +
+	"\x16ip_geo_country_details\x18\b \x01(\v20.stytch.device_history.v1.DeviceAttributeDetailsR\x16ip_geo_country_detailsB\r\n" +
 	"\v_ip_addressB\x0e\n" +
 	"\f_ip_geo_cityB\x10\n" +
 	"\x0e_ip_geo_regionB\x11\n" +
-	"\x0f_ip_geo_country\"\xad\x01\n" +
-	"\x16DeviceAttributeDetails\x12\x15\n" +
-	"\x06is_new\x18\x01 \x01(\bR\x05isNew\x12>\n" +
-	"\rfirst_seen_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vfirstSeenAt\x12<\n" +
-	"\flast_seen_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"lastSeenAtB\xd3\x01\n" +
+	"\x0f_ip_geo_country\"\xb2\x01\n" +
+	"\x16DeviceAttributeDetails\x12\x16\n" +
+	"\x06is_new\x18\x01 \x01(\bR\x06is_new\x12@\n" +
+	"\rfirst_seen_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rfirst_seen_at\x12>\n" +
+	"\flast_seen_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\flast_seen_atB\xd3\x01\n" +
 	"\x1ccom.stytch.device_history.v1B\x0fDeviceInfoProtoP\x01ZJgithub.com/attestd/attestd/gen/go/stytch/device_history/v1;devicehistoryv1\xa2\x02\x03STY\xaa\x02\x17Stytch.DeviceHistory.V1\xca\x02\x17Stytch\\DeviceHistory\\V1\xea\x02\x19Stytch::DeviceHistory::V1b\x06proto3"
 
 var (

@@ -33,20 +33,20 @@ type StytchError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// HTTP status of the failure, repeated in the body (e.g. 400, 401, 429, 500).
 	// Always present.
-	StatusCode int32 `protobuf:"varint,1,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	StatusCode int32 `protobuf:"varint,1,opt,name=status_code,proto3" json:"status_code,omitempty"`
 	// Per-call ID for support and debugging: Stytch's own (`request-id-...`)
 	// when Stytch answered, otherwise one minted by attestd. Always present.
-	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,proto3" json:"request_id,omitempty"`
 	// Machine-readable snake_case error code, e.g. `invalid_trusted_auth_token`,
 	// `unauthorized_credentials`, or one of attestd's own types such as
 	// `upstream_unavailable` (see the README's error table). Always present.
-	ErrorType string `protobuf:"bytes,3,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	ErrorType string `protobuf:"bytes,3,opt,name=error_type,proto3" json:"error_type,omitempty"`
 	// Human-readable description of the failure. Always present.
-	ErrorMessage string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	ErrorMessage string `protobuf:"bytes,4,opt,name=error_message,proto3" json:"error_message,omitempty"`
 	// Link to documentation for this error type; may be "". Always present.
-	ErrorUrl string `protobuf:"bytes,5,opt,name=error_url,json=errorUrl,proto3" json:"error_url,omitempty"`
+	ErrorUrl string `protobuf:"bytes,5,opt,name=error_url,proto3" json:"error_url,omitempty"`
 	// Extra structured information; arbitrary keys. Stytch may omit it.
-	ErrorDetails  *structpb.Struct `protobuf:"bytes,6,opt,name=error_details,json=errorDetails,proto3" json:"error_details,omitempty"`
+	ErrorDetails  *structpb.Struct `protobuf:"bytes,6,opt,name=error_details,proto3" json:"error_details,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,17 +127,18 @@ var File_stytch_error_v1_error_proto protoreflect.FileDescriptor
 
 const file_stytch_error_v1_error_proto_rawDesc = "" +
 	"\n" +
-	"\x1bstytch/error/v1/error.proto\x12\x0fstytch.error.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xec\x01\n" +
-	"\vStytchError\x12\x1f\n" +
-	"\vstatus_code\x18\x01 \x01(\x05R\n" +
-	"statusCode\x12\x1d\n" +
+	"\x1bstytch/error/v1/error.proto\x12\x0fstytch.error.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xf2\x01\n" +
+	"\vStytchError\x12 \n" +
+	"\vstatus_code\x18\x01 \x01(\x05R\vstatus_code\x12\x1e\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\x12\x1d\n" +
+	"request_id\x18\x02 \x01(\tR\n" +
+	"request_id\x12\x1e\n" +
 	"\n" +
-	"error_type\x18\x03 \x01(\tR\terrorType\x12#\n" +
-	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\x12\x1b\n" +
-	"\terror_url\x18\x05 \x01(\tR\berrorUrl\x12<\n" +
-	"\rerror_details\x18\x06 \x01(\v2\x17.google.protobuf.StructR\ferrorDetailsB\x9c\x01\n" +
+	"error_type\x18\x03 \x01(\tR\n" +
+	"error_type\x12$\n" +
+	"\rerror_message\x18\x04 \x01(\tR\rerror_message\x12\x1c\n" +
+	"\terror_url\x18\x05 \x01(\tR\terror_url\x12=\n" +
+	"\rerror_details\x18\x06 \x01(\v2\x17.google.protobuf.StructR\rerror_detailsB\x9c\x01\n" +
 	"\x13com.stytch.error.v1B\n" +
 	"ErrorProtoP\x01Z9github.com/attestd/attestd/gen/go/stytch/error/v1;errorv1\xa2\x02\x03STY\xaa\x02\x0fStytch.Error.V1\xca\x02\x0fStytch\\Error\\V1\xea\x02\x11Stytch::Error::V1b\x06proto3"
 

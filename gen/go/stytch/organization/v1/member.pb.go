@@ -31,11 +31,11 @@ const (
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the Organization the Member belongs to; always sent.
-	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,proto3" json:"organization_id,omitempty"`
 	// Member ID (unique across Organizations); always sent.
-	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	MemberId string `protobuf:"bytes,2,opt,name=member_id,proto3" json:"member_id,omitempty"`
 	// Primary email address (unique within the Organization); always sent.
-	EmailAddress string `protobuf:"bytes,3,opt,name=email_address,json=emailAddress,proto3" json:"email_address,omitempty"`
+	EmailAddress string `protobuf:"bytes,3,opt,name=email_address,proto3" json:"email_address,omitempty"`
 	// Member status; always sent. Known values: `pending`, `invited`, `active`,
 	// `deleted`.
 	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
@@ -43,54 +43,54 @@ type Member struct {
 	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
 	// SAML/OIDC registrations the Member authenticated with; always sent (may be
 	// empty).
-	SsoRegistrations []*SSORegistration `protobuf:"bytes,6,rep,name=sso_registrations,json=ssoRegistrations,proto3" json:"sso_registrations,omitempty"`
+	SsoRegistrations []*SSORegistration `protobuf:"bytes,6,rep,name=sso_registrations,proto3" json:"sso_registrations,omitempty"`
 	// Whether the Member may bypass the Organization's auth restrictions; always
 	// sent.
-	IsBreakglass bool `protobuf:"varint,7,opt,name=is_breakglass,json=isBreakglass,proto3" json:"is_breakglass,omitempty"`
+	IsBreakglass bool `protobuf:"varint,7,opt,name=is_breakglass,proto3" json:"is_breakglass,omitempty"`
 	// Password ID; always sent (presumably "" when the Member has no password).
-	MemberPasswordId string `protobuf:"bytes,8,opt,name=member_password_id,json=memberPasswordId,proto3" json:"member_password_id,omitempty"`
+	MemberPasswordId string `protobuf:"bytes,8,opt,name=member_password_id,proto3" json:"member_password_id,omitempty"`
 	// Linked OAuth identities; always sent (may be empty).
-	OauthRegistrations []*OAuthRegistration `protobuf:"bytes,9,rep,name=oauth_registrations,json=oauthRegistrations,proto3" json:"oauth_registrations,omitempty"`
+	OauthRegistrations []*OAuthRegistration `protobuf:"bytes,9,rep,name=oauth_registrations,proto3" json:"oauth_registrations,omitempty"`
 	// Whether the email address is verified; always sent.
-	EmailAddressVerified bool `protobuf:"varint,10,opt,name=email_address_verified,json=emailAddressVerified,proto3" json:"email_address_verified,omitempty"`
+	EmailAddressVerified bool `protobuf:"varint,10,opt,name=email_address_verified,proto3" json:"email_address_verified,omitempty"`
 	// Whether the MFA phone number is verified; always sent.
-	MfaPhoneNumberVerified bool `protobuf:"varint,11,opt,name=mfa_phone_number_verified,json=mfaPhoneNumberVerified,proto3" json:"mfa_phone_number_verified,omitempty"`
+	MfaPhoneNumberVerified bool `protobuf:"varint,11,opt,name=mfa_phone_number_verified,proto3" json:"mfa_phone_number_verified,omitempty"`
 	// Whether the Member has the `stytch_admin` role; always sent.
-	IsAdmin bool `protobuf:"varint,12,opt,name=is_admin,json=isAdmin,proto3" json:"is_admin,omitempty"`
+	IsAdmin bool `protobuf:"varint,12,opt,name=is_admin,proto3" json:"is_admin,omitempty"`
 	// TOTP registration ID; always sent (presumably "" when none).
-	TotpRegistrationId string `protobuf:"bytes,13,opt,name=totp_registration_id,json=totpRegistrationId,proto3" json:"totp_registration_id,omitempty"`
+	TotpRegistrationId string `protobuf:"bytes,13,opt,name=totp_registration_id,proto3" json:"totp_registration_id,omitempty"`
 	// Previous email addresses that were retired; always sent (may be empty).
-	RetiredEmailAddresses []*RetiredEmail `protobuf:"bytes,14,rep,name=retired_email_addresses,json=retiredEmailAddresses,proto3" json:"retired_email_addresses,omitempty"`
+	RetiredEmailAddresses []*RetiredEmail `protobuf:"bytes,14,rep,name=retired_email_addresses,proto3" json:"retired_email_addresses,omitempty"`
 	// Whether the Member is temporarily locked after too many failed attempts;
 	// always sent.
-	IsLocked bool `protobuf:"varint,15,opt,name=is_locked,json=isLocked,proto3" json:"is_locked,omitempty"`
+	IsLocked bool `protobuf:"varint,15,opt,name=is_locked,proto3" json:"is_locked,omitempty"`
 	// Whether the Member must always complete MFA; always sent.
-	MfaEnrolled bool `protobuf:"varint,16,opt,name=mfa_enrolled,json=mfaEnrolled,proto3" json:"mfa_enrolled,omitempty"`
+	MfaEnrolled bool `protobuf:"varint,16,opt,name=mfa_enrolled,proto3" json:"mfa_enrolled,omitempty"`
 	// MFA phone number (E.164). The schema marks it always present, but Stytch's
 	// docs show `null` when unset, so it is optional here: an explicit null stays
 	// absent; "" and values round-trip.
-	MfaPhoneNumber *string `protobuf:"bytes,17,opt,name=mfa_phone_number,json=mfaPhoneNumber,proto3,oneof" json:"mfa_phone_number,omitempty"`
+	MfaPhoneNumber *string `protobuf:"bytes,17,opt,name=mfa_phone_number,proto3,oneof" json:"mfa_phone_number,omitempty"`
 	// Default MFA method; always sent. Known values: `sms_otp`, `totp`.
-	DefaultMfaMethod string `protobuf:"bytes,18,opt,name=default_mfa_method,json=defaultMfaMethod,proto3" json:"default_mfa_method,omitempty"`
+	DefaultMfaMethod string `protobuf:"bytes,18,opt,name=default_mfa_method,proto3" json:"default_mfa_method,omitempty"`
 	// RBAC role assignments with their sources; always sent (may be empty).
 	Roles []*MemberRole `protobuf:"bytes,19,rep,name=roles,proto3" json:"roles,omitempty"`
 	// Arbitrary JSON writable only by the backend; Stytch may omit it.
-	TrustedMetadata *structpb.Struct `protobuf:"bytes,20,opt,name=trusted_metadata,json=trustedMetadata,proto3" json:"trusted_metadata,omitempty"`
+	TrustedMetadata *structpb.Struct `protobuf:"bytes,20,opt,name=trusted_metadata,proto3" json:"trusted_metadata,omitempty"`
 	// Arbitrary JSON the frontend SDK may also edit; Stytch may omit it.
-	UntrustedMetadata *structpb.Struct `protobuf:"bytes,21,opt,name=untrusted_metadata,json=untrustedMetadata,proto3" json:"untrusted_metadata,omitempty"`
+	UntrustedMetadata *structpb.Struct `protobuf:"bytes,21,opt,name=untrusted_metadata,proto3" json:"untrusted_metadata,omitempty"`
 	// Creation time; Stytch may omit it.
-	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=created_at,proto3" json:"created_at,omitempty"`
 	// Last update time; Stytch may omit it.
-	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=updated_at,proto3" json:"updated_at,omitempty"`
 	// SCIM provisioning record, if the Member was provisioned via SCIM; Stytch may
 	// omit it.
-	ScimRegistration *SCIMRegistration `protobuf:"bytes,24,opt,name=scim_registration,json=scimRegistration,proto3" json:"scim_registration,omitempty"`
+	ScimRegistration *SCIMRegistration `protobuf:"bytes,24,opt,name=scim_registration,proto3" json:"scim_registration,omitempty"`
 	// Developer-assigned external ID; Stytch may omit it.
-	ExternalId *string `protobuf:"bytes,25,opt,name=external_id,json=externalId,proto3,oneof" json:"external_id,omitempty"`
+	ExternalId *string `protobuf:"bytes,25,opt,name=external_id,proto3,oneof" json:"external_id,omitempty"`
 	// When the current or last lock started; Stytch may omit it.
-	LockCreatedAt *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=lock_created_at,json=lockCreatedAt,proto3" json:"lock_created_at,omitempty"`
+	LockCreatedAt *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=lock_created_at,proto3" json:"lock_created_at,omitempty"`
 	// When the current or last lock ends; Stytch may omit it.
-	LockExpiresAt *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=lock_expires_at,json=lockExpiresAt,proto3" json:"lock_expires_at,omitempty"`
+	LockExpiresAt *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=lock_expires_at,proto3" json:"lock_expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -319,14 +319,14 @@ func (x *Member) GetLockExpiresAt() *timestamppb.Timestamp {
 type SSORegistration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SAML/OIDC connection ID; always sent.
-	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,proto3" json:"connection_id,omitempty"`
 	// The Member's ID at the identity provider (e.g. NameID or `sub`); always sent.
-	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,proto3" json:"external_id,omitempty"`
 	// SSO registration ID; always sent.
-	RegistrationId string `protobuf:"bytes,3,opt,name=registration_id,json=registrationId,proto3" json:"registration_id,omitempty"`
+	RegistrationId string `protobuf:"bytes,3,opt,name=registration_id,proto3" json:"registration_id,omitempty"`
 	// Arbitrary attributes from the identity provider (values are typically
 	// string arrays); Stytch may omit it.
-	SsoAttributes *structpb.Struct `protobuf:"bytes,4,opt,name=sso_attributes,json=ssoAttributes,proto3" json:"sso_attributes,omitempty"`
+	SsoAttributes *structpb.Struct `protobuf:"bytes,4,opt,name=sso_attributes,proto3" json:"sso_attributes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -394,13 +394,13 @@ func (x *SSORegistration) GetSsoAttributes() *structpb.Struct {
 type OAuthRegistration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// OAuth provider name, free-form (e.g. `Google`); always sent.
-	ProviderType string `protobuf:"bytes,1,opt,name=provider_type,json=providerType,proto3" json:"provider_type,omitempty"`
+	ProviderType string `protobuf:"bytes,1,opt,name=provider_type,proto3" json:"provider_type,omitempty"`
 	// The user's ID (`sub`) at the provider; always sent.
-	ProviderSubject string `protobuf:"bytes,2,opt,name=provider_subject,json=providerSubject,proto3" json:"provider_subject,omitempty"`
+	ProviderSubject string `protobuf:"bytes,2,opt,name=provider_subject,proto3" json:"provider_subject,omitempty"`
 	// OAuth registration ID; always sent.
-	MemberOauthRegistrationId string `protobuf:"bytes,3,opt,name=member_oauth_registration_id,json=memberOauthRegistrationId,proto3" json:"member_oauth_registration_id,omitempty"`
+	MemberOauthRegistrationId string `protobuf:"bytes,3,opt,name=member_oauth_registration_id,proto3" json:"member_oauth_registration_id,omitempty"`
 	// Avatar URL from the provider; Stytch may omit it.
-	ProfilePictureUrl *string `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3,oneof" json:"profile_picture_url,omitempty"`
+	ProfilePictureUrl *string `protobuf:"bytes,4,opt,name=profile_picture_url,proto3,oneof" json:"profile_picture_url,omitempty"`
 	// Locale from the provider; Stytch may omit it.
 	Locale        *string `protobuf:"bytes,5,opt,name=locale,proto3,oneof" json:"locale,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -477,9 +477,9 @@ func (x *OAuthRegistration) GetLocale() string {
 type RetiredEmail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the retired email; always sent.
-	EmailId string `protobuf:"bytes,1,opt,name=email_id,json=emailId,proto3" json:"email_id,omitempty"`
+	EmailId string `protobuf:"bytes,1,opt,name=email_id,proto3" json:"email_id,omitempty"`
 	// The retired email address; always sent.
-	EmailAddress  string `protobuf:"bytes,2,opt,name=email_address,json=emailAddress,proto3" json:"email_address,omitempty"`
+	EmailAddress  string `protobuf:"bytes,2,opt,name=email_address,proto3" json:"email_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -533,7 +533,7 @@ func (x *RetiredEmail) GetEmailAddress() string {
 type MemberRole struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// RBAC role ID (`stytch_member` and `stytch_admin` are reserved); always sent.
-	RoleId string `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	RoleId string `protobuf:"bytes,1,opt,name=role_id,proto3" json:"role_id,omitempty"`
 	// Why the Member holds the role (one or more sources); always sent.
 	Sources       []*MemberRoleSource `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -647,13 +647,13 @@ func (x *MemberRoleSource) GetDetails() *structpb.Struct {
 type SCIMRegistration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SCIM connection ID; always sent.
-	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,proto3" json:"connection_id,omitempty"`
 	// SCIM registration ID; always sent.
-	RegistrationId string `protobuf:"bytes,2,opt,name=registration_id,json=registrationId,proto3" json:"registration_id,omitempty"`
+	RegistrationId string `protobuf:"bytes,2,opt,name=registration_id,proto3" json:"registration_id,omitempty"`
 	// The Member's ID at the identity provider; Stytch may omit it.
-	ExternalId *string `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3,oneof" json:"external_id,omitempty"`
+	ExternalId *string `protobuf:"bytes,3,opt,name=external_id,proto3,oneof" json:"external_id,omitempty"`
 	// SCIM user attributes pushed by the identity provider; Stytch may omit it.
-	ScimAttributes *v1.SCIMAttributes `protobuf:"bytes,4,opt,name=scim_attributes,json=scimAttributes,proto3" json:"scim_attributes,omitempty"`
+	ScimAttributes *v1.SCIMAttributes `protobuf:"bytes,4,opt,name=scim_attributes,proto3" json:"scim_attributes,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -720,71 +720,70 @@ var File_stytch_organization_v1_member_proto protoreflect.FileDescriptor
 
 const file_stytch_organization_v1_member_proto_rawDesc = "" +
 	"\n" +
-	"#stytch/organization/v1/member.proto\x12\x16stytch.organization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dstytch/b2b/scim/v1/scim.proto\"\xc3\v\n" +
-	"\x06Member\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1b\n" +
-	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12#\n" +
-	"\remail_address\x18\x03 \x01(\tR\femailAddress\x12\x16\n" +
+	"#stytch/organization/v1/member.proto\x12\x16stytch.organization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dstytch/b2b/scim/v1/scim.proto\"\xe5\v\n" +
+	"\x06Member\x12(\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0forganization_id\x12\x1c\n" +
+	"\tmember_id\x18\x02 \x01(\tR\tmember_id\x12$\n" +
+	"\remail_address\x18\x03 \x01(\tR\remail_address\x12\x16\n" +
 	"\x06status\x18\x04 \x01(\tR\x06status\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\x12T\n" +
-	"\x11sso_registrations\x18\x06 \x03(\v2'.stytch.organization.v1.SSORegistrationR\x10ssoRegistrations\x12#\n" +
-	"\ris_breakglass\x18\a \x01(\bR\fisBreakglass\x12,\n" +
-	"\x12member_password_id\x18\b \x01(\tR\x10memberPasswordId\x12Z\n" +
-	"\x13oauth_registrations\x18\t \x03(\v2).stytch.organization.v1.OAuthRegistrationR\x12oauthRegistrations\x124\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12U\n" +
+	"\x11sso_registrations\x18\x06 \x03(\v2'.stytch.organization.v1.SSORegistrationR\x11sso_registrations\x12$\n" +
+	"\ris_breakglass\x18\a \x01(\bR\ris_breakglass\x12.\n" +
+	"\x12member_password_id\x18\b \x01(\tR\x12member_password_id\x12[\n" +
+	"\x13oauth_registrations\x18\t \x03(\v2).stytch.organization.v1.OAuthRegistrationR\x13oauth_registrations\x126\n" +
 	"\x16email_address_verified\x18\n" +
-	" \x01(\bR\x14emailAddressVerified\x129\n" +
-	"\x19mfa_phone_number_verified\x18\v \x01(\bR\x16mfaPhoneNumberVerified\x12\x19\n" +
-	"\bis_admin\x18\f \x01(\bR\aisAdmin\x120\n" +
-	"\x14totp_registration_id\x18\r \x01(\tR\x12totpRegistrationId\x12\\\n" +
-	"\x17retired_email_addresses\x18\x0e \x03(\v2$.stytch.organization.v1.RetiredEmailR\x15retiredEmailAddresses\x12\x1b\n" +
-	"\tis_locked\x18\x0f \x01(\bR\bisLocked\x12!\n" +
-	"\fmfa_enrolled\x18\x10 \x01(\bR\vmfaEnrolled\x12-\n" +
-	"\x10mfa_phone_number\x18\x11 \x01(\tH\x00R\x0emfaPhoneNumber\x88\x01\x01\x12,\n" +
-	"\x12default_mfa_method\x18\x12 \x01(\tR\x10defaultMfaMethod\x128\n" +
-	"\x05roles\x18\x13 \x03(\v2\".stytch.organization.v1.MemberRoleR\x05roles\x12B\n" +
-	"\x10trusted_metadata\x18\x14 \x01(\v2\x17.google.protobuf.StructR\x0ftrustedMetadata\x12F\n" +
-	"\x12untrusted_metadata\x18\x15 \x01(\v2\x17.google.protobuf.StructR\x11untrustedMetadata\x129\n" +
+	" \x01(\bR\x16email_address_verified\x12<\n" +
+	"\x19mfa_phone_number_verified\x18\v \x01(\bR\x19mfa_phone_number_verified\x12\x1a\n" +
+	"\bis_admin\x18\f \x01(\bR\bis_admin\x122\n" +
+	"\x14totp_registration_id\x18\r \x01(\tR\x14totp_registration_id\x12^\n" +
+	"\x17retired_email_addresses\x18\x0e \x03(\v2$.stytch.organization.v1.RetiredEmailR\x17retired_email_addresses\x12\x1c\n" +
+	"\tis_locked\x18\x0f \x01(\bR\tis_locked\x12\"\n" +
+	"\fmfa_enrolled\x18\x10 \x01(\bR\fmfa_enrolled\x12/\n" +
+	"\x10mfa_phone_number\x18\x11 \x01(\tH\x00R\x10mfa_phone_number\x88\x01\x01\x12.\n" +
+	"\x12default_mfa_method\x18\x12 \x01(\tR\x12default_mfa_method\x128\n" +
+	"\x05roles\x18\x13 \x03(\v2\".stytch.organization.v1.MemberRoleR\x05roles\x12C\n" +
+	"\x10trusted_metadata\x18\x14 \x01(\v2\x17.google.protobuf.StructR\x10trusted_metadata\x12G\n" +
+	"\x12untrusted_metadata\x18\x15 \x01(\v2\x17.google.protobuf.StructR\x12untrusted_metadata\x12:\n" +
 	"\n" +
-	"created_at\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"created_at\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"created_at\x12:\n" +
 	"\n" +
-	"updated_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12U\n" +
-	"\x11scim_registration\x18\x18 \x01(\v2(.stytch.organization.v1.SCIMRegistrationR\x10scimRegistration\x12$\n" +
-	"\vexternal_id\x18\x19 \x01(\tH\x01R\n" +
-	"externalId\x88\x01\x01\x12B\n" +
-	"\x0flock_created_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\rlockCreatedAt\x12B\n" +
-	"\x0flock_expires_at\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\rlockExpiresAtB\x13\n" +
+	"updated_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updated_at\x12V\n" +
+	"\x11scim_registration\x18\x18 \x01(\v2(.stytch.organization.v1.SCIMRegistrationR\x11scim_registration\x12%\n" +
+	"\vexternal_id\x18\x19 \x01(\tH\x01R\vexternal_id\x88\x01\x01\x12D\n" +
+	"\x0flock_created_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\x0flock_created_at\x12D\n" +
+	"\x0flock_expires_at\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\x0flock_expires_atB\x13\n" +
 	"\x11_mfa_phone_numberB\x0e\n" +
-	"\f_external_id\"\xc0\x01\n" +
-	"\x0fSSORegistration\x12#\n" +
-	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1f\n" +
-	"\vexternal_id\x18\x02 \x01(\tR\n" +
-	"externalId\x12'\n" +
-	"\x0fregistration_id\x18\x03 \x01(\tR\x0eregistrationId\x12>\n" +
-	"\x0esso_attributes\x18\x04 \x01(\v2\x17.google.protobuf.StructR\rssoAttributes\"\x99\x02\n" +
-	"\x11OAuthRegistration\x12#\n" +
-	"\rprovider_type\x18\x01 \x01(\tR\fproviderType\x12)\n" +
-	"\x10provider_subject\x18\x02 \x01(\tR\x0fproviderSubject\x12?\n" +
-	"\x1cmember_oauth_registration_id\x18\x03 \x01(\tR\x19memberOauthRegistrationId\x123\n" +
-	"\x13profile_picture_url\x18\x04 \x01(\tH\x00R\x11profilePictureUrl\x88\x01\x01\x12\x1b\n" +
+	"\f_external_id\"\xc4\x01\n" +
+	"\x0fSSORegistration\x12$\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\rconnection_id\x12 \n" +
+	"\vexternal_id\x18\x02 \x01(\tR\vexternal_id\x12(\n" +
+	"\x0fregistration_id\x18\x03 \x01(\tR\x0fregistration_id\x12?\n" +
+	"\x0esso_attributes\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x0esso_attributes\"\xa0\x02\n" +
+	"\x11OAuthRegistration\x12$\n" +
+	"\rprovider_type\x18\x01 \x01(\tR\rprovider_type\x12*\n" +
+	"\x10provider_subject\x18\x02 \x01(\tR\x10provider_subject\x12B\n" +
+	"\x1cmember_oauth_registration_id\x18\x03 \x01(\tR\x1cmember_oauth_registration_id\x125\n" +
+	"\x13profile_picture_url\x18\x04 \x01(\tH\x00R\x13profile_picture_url\x88\x01\x01\x12\x1b\n" +
 	"\x06locale\x18\x05 \x01(\tH\x01R\x06locale\x88\x01\x01B\x16\n" +
 	"\x14_profile_picture_urlB\t\n" +
-	"\a_locale\"N\n" +
-	"\fRetiredEmail\x12\x19\n" +
-	"\bemail_id\x18\x01 \x01(\tR\aemailId\x12#\n" +
-	"\remail_address\x18\x02 \x01(\tR\femailAddress\"i\n" +
+	"\a_locale\"P\n" +
+	"\fRetiredEmail\x12\x1a\n" +
+	"\bemail_id\x18\x01 \x01(\tR\bemail_id\x12$\n" +
+	"\remail_address\x18\x02 \x01(\tR\remail_address\"j\n" +
 	"\n" +
-	"MemberRole\x12\x17\n" +
-	"\arole_id\x18\x01 \x01(\tR\x06roleId\x12B\n" +
+	"MemberRole\x12\x18\n" +
+	"\arole_id\x18\x01 \x01(\tR\arole_id\x12B\n" +
 	"\asources\x18\x02 \x03(\v2(.stytch.organization.v1.MemberRoleSourceR\asources\"Y\n" +
 	"\x10MemberRoleSource\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x121\n" +
-	"\adetails\x18\x02 \x01(\v2\x17.google.protobuf.StructR\adetails\"\xe3\x01\n" +
-	"\x10SCIMRegistration\x12#\n" +
-	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12'\n" +
-	"\x0fregistration_id\x18\x02 \x01(\tR\x0eregistrationId\x12$\n" +
-	"\vexternal_id\x18\x03 \x01(\tH\x00R\n" +
-	"externalId\x88\x01\x01\x12K\n" +
-	"\x0fscim_attributes\x18\x04 \x01(\v2\".stytch.b2b.scim.v1.SCIMAttributesR\x0escimAttributesB\x0e\n" +
+	"\adetails\x18\x02 \x01(\v2\x17.google.protobuf.StructR\adetails\"\xe7\x01\n" +
+	"\x10SCIMRegistration\x12$\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\rconnection_id\x12(\n" +
+	"\x0fregistration_id\x18\x02 \x01(\tR\x0fregistration_id\x12%\n" +
+	"\vexternal_id\x18\x03 \x01(\tH\x00R\vexternal_id\x88\x01\x01\x12L\n" +
+	"\x0fscim_attributes\x18\x04 \x01(\v2\".stytch.b2b.scim.v1.SCIMAttributesR\x0fscim_attributesB\x0e\n" +
 	"\f_external_idB\xc7\x01\n" +
 	"\x1acom.stytch.organization.v1B\vMemberProtoP\x01ZGgithub.com/attestd/attestd/gen/go/stytch/organization/v1;organizationv1\xa2\x02\x03STY\xaa\x02\x16Stytch.Organization.V1\xca\x02\x16Stytch\\Organization\\V1\xea\x02\x18Stytch::Organization::V1b\x06proto3"
 

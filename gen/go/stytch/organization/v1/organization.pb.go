@@ -30,80 +30,80 @@ const (
 type Organization struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Organization ID; always sent.
-	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,proto3" json:"organization_id,omitempty"`
 	// Organization name (1..128 chars); always sent.
-	OrganizationName string `protobuf:"bytes,2,opt,name=organization_name,json=organizationName,proto3" json:"organization_name,omitempty"`
+	OrganizationName string `protobuf:"bytes,2,opt,name=organization_name,proto3" json:"organization_name,omitempty"`
 	// Logo URL; always sent ("" when none).
-	OrganizationLogoUrl string `protobuf:"bytes,3,opt,name=organization_logo_url,json=organizationLogoUrl,proto3" json:"organization_logo_url,omitempty"`
+	OrganizationLogoUrl string `protobuf:"bytes,3,opt,name=organization_logo_url,proto3" json:"organization_logo_url,omitempty"`
 	// URL slug (2..128 chars of `[A-Za-z0-9-._~]`); always sent.
-	OrganizationSlug string `protobuf:"bytes,4,opt,name=organization_slug,json=organizationSlug,proto3" json:"organization_slug,omitempty"`
+	OrganizationSlug string `protobuf:"bytes,4,opt,name=organization_slug,proto3" json:"organization_slug,omitempty"`
 	// SSO JIT provisioning policy; always sent. Known values: `ALL_ALLOWED`
 	// (default), `RESTRICTED`, `NOT_ALLOWED`.
-	SsoJitProvisioning string `protobuf:"bytes,5,opt,name=sso_jit_provisioning,json=ssoJitProvisioning,proto3" json:"sso_jit_provisioning,omitempty"`
+	SsoJitProvisioning string `protobuf:"bytes,5,opt,name=sso_jit_provisioning,proto3" json:"sso_jit_provisioning,omitempty"`
 	// Connection IDs allowed to JIT-provision when sso_jit_provisioning is
 	// `RESTRICTED`; always sent (may be empty).
-	SsoJitProvisioningAllowedConnections []string `protobuf:"bytes,6,rep,name=sso_jit_provisioning_allowed_connections,json=ssoJitProvisioningAllowedConnections,proto3" json:"sso_jit_provisioning_allowed_connections,omitempty"`
+	SsoJitProvisioningAllowedConnections []string `protobuf:"bytes,6,rep,name=sso_jit_provisioning_allowed_connections,proto3" json:"sso_jit_provisioning_allowed_connections,omitempty"`
 	// Active SAML/OIDC connections; always sent (may be empty).
-	SsoActiveConnections []*ActiveSSOConnection `protobuf:"bytes,7,rep,name=sso_active_connections,json=ssoActiveConnections,proto3" json:"sso_active_connections,omitempty"`
+	SsoActiveConnections []*ActiveSSOConnection `protobuf:"bytes,7,rep,name=sso_active_connections,proto3" json:"sso_active_connections,omitempty"`
 	// Email domains allowed for invites and email JIT provisioning; always sent
 	// (may be empty).
-	EmailAllowedDomains []string `protobuf:"bytes,8,rep,name=email_allowed_domains,json=emailAllowedDomains,proto3" json:"email_allowed_domains,omitempty"`
+	EmailAllowedDomains []string `protobuf:"bytes,8,rep,name=email_allowed_domains,proto3" json:"email_allowed_domains,omitempty"`
 	// Email JIT provisioning policy; always sent. Known values: `RESTRICTED`,
 	// `NOT_ALLOWED` (default).
-	EmailJitProvisioning string `protobuf:"bytes,9,opt,name=email_jit_provisioning,json=emailJitProvisioning,proto3" json:"email_jit_provisioning,omitempty"`
+	EmailJitProvisioning string `protobuf:"bytes,9,opt,name=email_jit_provisioning,proto3" json:"email_jit_provisioning,omitempty"`
 	// Email invite policy; always sent. Known values: `ALL_ALLOWED`, `RESTRICTED`,
 	// `NOT_ALLOWED`.
-	EmailInvites string `protobuf:"bytes,10,opt,name=email_invites,json=emailInvites,proto3" json:"email_invites,omitempty"`
+	EmailInvites string `protobuf:"bytes,10,opt,name=email_invites,proto3" json:"email_invites,omitempty"`
 	// Primary auth method policy; always sent. Known values: `ALL_ALLOWED`
 	// (default), `RESTRICTED`.
-	AuthMethods string `protobuf:"bytes,11,opt,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
+	AuthMethods string `protobuf:"bytes,11,opt,name=auth_methods,proto3" json:"auth_methods,omitempty"`
 	// Allowed primary auth methods when auth_methods is `RESTRICTED`; always sent. Known values: `sso`, `magic_link`,
 	// `email_otp`, `password`, `google_oauth`, `microsoft_oauth`, `slack_oauth`, `github_oauth`, `hubspot_oauth`.
-	AllowedAuthMethods []string `protobuf:"bytes,12,rep,name=allowed_auth_methods,json=allowedAuthMethods,proto3" json:"allowed_auth_methods,omitempty"`
+	AllowedAuthMethods []string `protobuf:"bytes,12,rep,name=allowed_auth_methods,proto3" json:"allowed_auth_methods,omitempty"`
 	// MFA policy; always sent. Known values: `OPTIONAL` (default),
 	// `REQUIRED_FOR_ALL`.
-	MfaPolicy string `protobuf:"bytes,13,opt,name=mfa_policy,json=mfaPolicy,proto3" json:"mfa_policy,omitempty"`
+	MfaPolicy string `protobuf:"bytes,13,opt,name=mfa_policy,proto3" json:"mfa_policy,omitempty"`
 	// Roles granted implicitly to Members by email domain; always sent (may be
 	// empty).
-	RbacEmailImplicitRoleAssignments []*EmailImplicitRoleAssignment `protobuf:"bytes,14,rep,name=rbac_email_implicit_role_assignments,json=rbacEmailImplicitRoleAssignments,proto3" json:"rbac_email_implicit_role_assignments,omitempty"`
+	RbacEmailImplicitRoleAssignments []*EmailImplicitRoleAssignment `protobuf:"bytes,14,rep,name=rbac_email_implicit_role_assignments,proto3" json:"rbac_email_implicit_role_assignments,omitempty"`
 	// MFA method policy; always sent. Known values: `ALL_ALLOWED` (default),
 	// `RESTRICTED`.
-	MfaMethods string `protobuf:"bytes,15,opt,name=mfa_methods,json=mfaMethods,proto3" json:"mfa_methods,omitempty"`
+	MfaMethods string `protobuf:"bytes,15,opt,name=mfa_methods,proto3" json:"mfa_methods,omitempty"`
 	// Allowed MFA methods when mfa_methods is `RESTRICTED`; always sent. Known
 	// values: `sms_otp`, `totp`.
-	AllowedMfaMethods []string `protobuf:"bytes,16,rep,name=allowed_mfa_methods,json=allowedMfaMethods,proto3" json:"allowed_mfa_methods,omitempty"`
+	AllowedMfaMethods []string `protobuf:"bytes,16,rep,name=allowed_mfa_methods,proto3" json:"allowed_mfa_methods,omitempty"`
 	// OAuth tenant JIT provisioning policy; always sent. Known values:
 	// `RESTRICTED`, `NOT_ALLOWED` (default).
-	OauthTenantJitProvisioning string `protobuf:"bytes,17,opt,name=oauth_tenant_jit_provisioning,json=oauthTenantJitProvisioning,proto3" json:"oauth_tenant_jit_provisioning,omitempty"`
+	OauthTenantJitProvisioning string `protobuf:"bytes,17,opt,name=oauth_tenant_jit_provisioning,proto3" json:"oauth_tenant_jit_provisioning,omitempty"`
 	// Email domains claimed by this Organization; always sent (may be empty).
-	ClaimedEmailDomains []string `protobuf:"bytes,18,rep,name=claimed_email_domains,json=claimedEmailDomains,proto3" json:"claimed_email_domains,omitempty"`
+	ClaimedEmailDomains []string `protobuf:"bytes,18,rep,name=claimed_email_domains,proto3" json:"claimed_email_domains,omitempty"`
 	// First-party Connected App policy; always sent. Known values: `ALL_ALLOWED`
 	// (default), `RESTRICTED`, `NOT_ALLOWED`.
-	FirstPartyConnectedAppsAllowedType string `protobuf:"bytes,19,opt,name=first_party_connected_apps_allowed_type,json=firstPartyConnectedAppsAllowedType,proto3" json:"first_party_connected_apps_allowed_type,omitempty"`
+	FirstPartyConnectedAppsAllowedType string `protobuf:"bytes,19,opt,name=first_party_connected_apps_allowed_type,proto3" json:"first_party_connected_apps_allowed_type,omitempty"`
 	// Allowed first-party Connected App IDs; always sent (may be empty).
-	AllowedFirstPartyConnectedApps []string `protobuf:"bytes,20,rep,name=allowed_first_party_connected_apps,json=allowedFirstPartyConnectedApps,proto3" json:"allowed_first_party_connected_apps,omitempty"`
+	AllowedFirstPartyConnectedApps []string `protobuf:"bytes,20,rep,name=allowed_first_party_connected_apps,proto3" json:"allowed_first_party_connected_apps,omitempty"`
 	// Third-party Connected App policy; always sent. Known values: `ALL_ALLOWED`
 	// (default), `RESTRICTED`, `NOT_ALLOWED`.
-	ThirdPartyConnectedAppsAllowedType string `protobuf:"bytes,21,opt,name=third_party_connected_apps_allowed_type,json=thirdPartyConnectedAppsAllowedType,proto3" json:"third_party_connected_apps_allowed_type,omitempty"`
+	ThirdPartyConnectedAppsAllowedType string `protobuf:"bytes,21,opt,name=third_party_connected_apps_allowed_type,proto3" json:"third_party_connected_apps_allowed_type,omitempty"`
 	// Allowed third-party Connected App IDs; always sent (may be empty).
-	AllowedThirdPartyConnectedApps []string `protobuf:"bytes,22,rep,name=allowed_third_party_connected_apps,json=allowedThirdPartyConnectedApps,proto3" json:"allowed_third_party_connected_apps,omitempty"`
+	AllowedThirdPartyConnectedApps []string `protobuf:"bytes,22,rep,name=allowed_third_party_connected_apps,proto3" json:"allowed_third_party_connected_apps,omitempty"`
 	// Organization-scoped custom RBAC roles; always sent (may be empty).
-	CustomRoles []*CustomRole `protobuf:"bytes,23,rep,name=custom_roles,json=customRoles,proto3" json:"custom_roles,omitempty"`
+	CustomRoles []*CustomRole `protobuf:"bytes,23,rep,name=custom_roles,proto3" json:"custom_roles,omitempty"`
 	// Arbitrary JSON writable only by the backend; Stytch may omit it.
-	TrustedMetadata *structpb.Struct `protobuf:"bytes,24,opt,name=trusted_metadata,json=trustedMetadata,proto3" json:"trusted_metadata,omitempty"`
+	TrustedMetadata *structpb.Struct `protobuf:"bytes,24,opt,name=trusted_metadata,proto3" json:"trusted_metadata,omitempty"`
 	// Creation time; Stytch may omit it.
-	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=created_at,proto3" json:"created_at,omitempty"`
 	// Last update time; Stytch may omit it.
-	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=updated_at,proto3" json:"updated_at,omitempty"`
 	// Developer-assigned external ID; Stytch may omit it.
-	OrganizationExternalId *string `protobuf:"bytes,27,opt,name=organization_external_id,json=organizationExternalId,proto3,oneof" json:"organization_external_id,omitempty"`
+	OrganizationExternalId *string `protobuf:"bytes,27,opt,name=organization_external_id,proto3,oneof" json:"organization_external_id,omitempty"`
 	// Default SSO connection ID; Stytch may omit it or send null.
-	SsoDefaultConnectionId *string `protobuf:"bytes,28,opt,name=sso_default_connection_id,json=ssoDefaultConnectionId,proto3,oneof" json:"sso_default_connection_id,omitempty"`
+	SsoDefaultConnectionId *string `protobuf:"bytes,28,opt,name=sso_default_connection_id,proto3,oneof" json:"sso_default_connection_id,omitempty"`
 	// The active SCIM connection; Stytch may omit it or send null.
-	ScimActiveConnection *ActiveSCIMConnection `protobuf:"bytes,29,opt,name=scim_active_connection,json=scimActiveConnection,proto3" json:"scim_active_connection,omitempty"`
+	ScimActiveConnection *ActiveSCIMConnection `protobuf:"bytes,29,opt,name=scim_active_connection,proto3" json:"scim_active_connection,omitempty"`
 	// Allowed OAuth tenants: map of provider (`slack`, `hubspot`, `github`) to
 	// tenant ID arrays; Stytch may omit it.
-	AllowedOauthTenants *structpb.Struct `protobuf:"bytes,30,opt,name=allowed_oauth_tenants,json=allowedOauthTenants,proto3" json:"allowed_oauth_tenants,omitempty"`
+	AllowedOauthTenants *structpb.Struct `protobuf:"bytes,30,opt,name=allowed_oauth_tenants,proto3" json:"allowed_oauth_tenants,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -353,12 +353,12 @@ func (x *Organization) GetAllowedOauthTenants() *structpb.Struct {
 type ActiveSSOConnection struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SSO connection ID; always sent.
-	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,proto3" json:"connection_id,omitempty"`
 	// Connection display name; always sent.
-	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,proto3" json:"display_name,omitempty"`
 	// Identity provider; always sent. Open set; known values: `classlink`, `cyberark`, `duo`, `generic`, `google-workspace`,
 	// `jumpcloud`, `keycloak`, `miniorange`, `microsoft-entra`, `okta`, `onelogin`, `pingfederate`, `rippling`, `salesforce`, `shibboleth`.
-	IdentityProvider string `protobuf:"bytes,3,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	IdentityProvider string `protobuf:"bytes,3,opt,name=identity_provider,proto3" json:"identity_provider,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -421,7 +421,7 @@ type EmailImplicitRoleAssignment struct {
 	// Email domain; always sent.
 	Domain string `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
 	// Role granted to Members with that email domain; always sent.
-	RoleId        string `protobuf:"bytes,2,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	RoleId        string `protobuf:"bytes,2,opt,name=role_id,proto3" json:"role_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,7 +475,7 @@ func (x *EmailImplicitRoleAssignment) GetRoleId() string {
 type CustomRole struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Custom role ID; always sent.
-	RoleId string `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	RoleId string `protobuf:"bytes,1,opt,name=role_id,proto3" json:"role_id,omitempty"`
 	// Role description; always sent.
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// Resource/action grants of the role; always sent (may be empty).
@@ -540,7 +540,7 @@ func (x *CustomRole) GetPermissions() []*CustomRolePermission {
 type CustomRolePermission struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// RBAC resource ID; always sent.
-	ResourceId string `protobuf:"bytes,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	ResourceId string `protobuf:"bytes,1,opt,name=resource_id,proto3" json:"resource_id,omitempty"`
 	// Actions allowed on the resource; always sent.
 	Actions       []string `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -596,13 +596,13 @@ func (x *CustomRolePermission) GetActions() []string {
 type ActiveSCIMConnection struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SCIM connection ID; always sent.
-	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,proto3" json:"connection_id,omitempty"`
 	// Connection display name; always sent.
-	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,proto3" json:"display_name,omitempty"`
 	// Last four characters of the SCIM bearer token; always sent.
-	BearerTokenLastFour string `protobuf:"bytes,3,opt,name=bearer_token_last_four,json=bearerTokenLastFour,proto3" json:"bearer_token_last_four,omitempty"`
+	BearerTokenLastFour string `protobuf:"bytes,3,opt,name=bearer_token_last_four,proto3" json:"bearer_token_last_four,omitempty"`
 	// Expiry of the SCIM bearer token; Stytch may omit it.
-	BearerTokenExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=bearer_token_expires_at,json=bearerTokenExpiresAt,proto3" json:"bearer_token_expires_at,omitempty"`
+	BearerTokenExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=bearer_token_expires_at,proto3" json:"bearer_token_expires_at,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -669,66 +669,67 @@ var File_stytch_organization_v1_organization_proto protoreflect.FileDescriptor
 
 const file_stytch_organization_v1_organization_proto_rawDesc = "" +
 	"\n" +
-	")stytch/organization/v1/organization.proto\x12\x16stytch.organization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x0f\n" +
-	"\fOrganization\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12+\n" +
-	"\x11organization_name\x18\x02 \x01(\tR\x10organizationName\x122\n" +
-	"\x15organization_logo_url\x18\x03 \x01(\tR\x13organizationLogoUrl\x12+\n" +
-	"\x11organization_slug\x18\x04 \x01(\tR\x10organizationSlug\x120\n" +
-	"\x14sso_jit_provisioning\x18\x05 \x01(\tR\x12ssoJitProvisioning\x12V\n" +
-	"(sso_jit_provisioning_allowed_connections\x18\x06 \x03(\tR$ssoJitProvisioningAllowedConnections\x12a\n" +
-	"\x16sso_active_connections\x18\a \x03(\v2+.stytch.organization.v1.ActiveSSOConnectionR\x14ssoActiveConnections\x122\n" +
-	"\x15email_allowed_domains\x18\b \x03(\tR\x13emailAllowedDomains\x124\n" +
-	"\x16email_jit_provisioning\x18\t \x01(\tR\x14emailJitProvisioning\x12#\n" +
+	")stytch/organization/v1/organization.proto\x12\x16stytch.organization.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x0f\n" +
+	"\fOrganization\x12(\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0forganization_id\x12,\n" +
+	"\x11organization_name\x18\x02 \x01(\tR\x11organization_name\x124\n" +
+	"\x15organization_logo_url\x18\x03 \x01(\tR\x15organization_logo_url\x12,\n" +
+	"\x11organization_slug\x18\x04 \x01(\tR\x11organization_slug\x122\n" +
+	"\x14sso_jit_provisioning\x18\x05 \x01(\tR\x14sso_jit_provisioning\x12Z\n" +
+	"(sso_jit_provisioning_allowed_connections\x18\x06 \x03(\tR(sso_jit_provisioning_allowed_connections\x12c\n" +
+	"\x16sso_active_connections\x18\a \x03(\v2+.stytch.organization.v1.ActiveSSOConnectionR\x16sso_active_connections\x124\n" +
+	"\x15email_allowed_domains\x18\b \x03(\tR\x15email_allowed_domains\x126\n" +
+	"\x16email_jit_provisioning\x18\t \x01(\tR\x16email_jit_provisioning\x12$\n" +
 	"\remail_invites\x18\n" +
-	" \x01(\tR\femailInvites\x12!\n" +
-	"\fauth_methods\x18\v \x01(\tR\vauthMethods\x120\n" +
-	"\x14allowed_auth_methods\x18\f \x03(\tR\x12allowedAuthMethods\x12\x1d\n" +
+	" \x01(\tR\remail_invites\x12\"\n" +
+	"\fauth_methods\x18\v \x01(\tR\fauth_methods\x122\n" +
+	"\x14allowed_auth_methods\x18\f \x03(\tR\x14allowed_auth_methods\x12\x1e\n" +
 	"\n" +
-	"mfa_policy\x18\r \x01(\tR\tmfaPolicy\x12\x83\x01\n" +
-	"$rbac_email_implicit_role_assignments\x18\x0e \x03(\v23.stytch.organization.v1.EmailImplicitRoleAssignmentR rbacEmailImplicitRoleAssignments\x12\x1f\n" +
-	"\vmfa_methods\x18\x0f \x01(\tR\n" +
-	"mfaMethods\x12.\n" +
-	"\x13allowed_mfa_methods\x18\x10 \x03(\tR\x11allowedMfaMethods\x12A\n" +
-	"\x1doauth_tenant_jit_provisioning\x18\x11 \x01(\tR\x1aoauthTenantJitProvisioning\x122\n" +
-	"\x15claimed_email_domains\x18\x12 \x03(\tR\x13claimedEmailDomains\x12S\n" +
-	"'first_party_connected_apps_allowed_type\x18\x13 \x01(\tR\"firstPartyConnectedAppsAllowedType\x12J\n" +
-	"\"allowed_first_party_connected_apps\x18\x14 \x03(\tR\x1eallowedFirstPartyConnectedApps\x12S\n" +
-	"'third_party_connected_apps_allowed_type\x18\x15 \x01(\tR\"thirdPartyConnectedAppsAllowedType\x12J\n" +
-	"\"allowed_third_party_connected_apps\x18\x16 \x03(\tR\x1eallowedThirdPartyConnectedApps\x12E\n" +
-	"\fcustom_roles\x18\x17 \x03(\v2\".stytch.organization.v1.CustomRoleR\vcustomRoles\x12B\n" +
-	"\x10trusted_metadata\x18\x18 \x01(\v2\x17.google.protobuf.StructR\x0ftrustedMetadata\x129\n" +
+	"mfa_policy\x18\r \x01(\tR\n" +
+	"mfa_policy\x12\x87\x01\n" +
+	"$rbac_email_implicit_role_assignments\x18\x0e \x03(\v23.stytch.organization.v1.EmailImplicitRoleAssignmentR$rbac_email_implicit_role_assignments\x12 \n" +
+	"\vmfa_methods\x18\x0f \x01(\tR\vmfa_methods\x120\n" +
+	"\x13allowed_mfa_methods\x18\x10 \x03(\tR\x13allowed_mfa_methods\x12D\n" +
+	"\x1doauth_tenant_jit_provisioning\x18\x11 \x01(\tR\x1doauth_tenant_jit_provisioning\x124\n" +
+	"\x15claimed_email_domains\x18\x12 \x03(\tR\x15claimed_email_domains\x12X\n" +
+	"'first_party_connected_apps_allowed_type\x18\x13 \x01(\tR'first_party_connected_apps_allowed_type\x12N\n" +
+	"\"allowed_first_party_connected_apps\x18\x14 \x03(\tR\"allowed_first_party_connected_apps\x12X\n" +
+	"'third_party_connected_apps_allowed_type\x18\x15 \x01(\tR'third_party_connected_apps_allowed_type\x12N\n" +
+	"\"allowed_third_party_connected_apps\x18\x16 \x03(\tR\"allowed_third_party_connected_apps\x12F\n" +
+	"\fcustom_roles\x18\x17 \x03(\v2\".stytch.organization.v1.CustomRoleR\fcustom_roles\x12C\n" +
+	"\x10trusted_metadata\x18\x18 \x01(\v2\x17.google.protobuf.StructR\x10trusted_metadata\x12:\n" +
 	"\n" +
-	"created_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"created_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"created_at\x12:\n" +
 	"\n" +
-	"updated_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
-	"\x18organization_external_id\x18\x1b \x01(\tH\x00R\x16organizationExternalId\x88\x01\x01\x12>\n" +
-	"\x19sso_default_connection_id\x18\x1c \x01(\tH\x01R\x16ssoDefaultConnectionId\x88\x01\x01\x12b\n" +
-	"\x16scim_active_connection\x18\x1d \x01(\v2,.stytch.organization.v1.ActiveSCIMConnectionR\x14scimActiveConnection\x12K\n" +
-	"\x15allowed_oauth_tenants\x18\x1e \x01(\v2\x17.google.protobuf.StructR\x13allowedOauthTenantsB\x1b\n" +
+	"updated_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updated_at\x12?\n" +
+	"\x18organization_external_id\x18\x1b \x01(\tH\x00R\x18organization_external_id\x88\x01\x01\x12A\n" +
+	"\x19sso_default_connection_id\x18\x1c \x01(\tH\x01R\x19sso_default_connection_id\x88\x01\x01\x12d\n" +
+	"\x16scim_active_connection\x18\x1d \x01(\v2,.stytch.organization.v1.ActiveSCIMConnectionR\x16scim_active_connection\x12M\n" +
+	"\x15allowed_oauth_tenants\x18\x1e \x01(\v2\x17.google.protobuf.StructR\x15allowed_oauth_tenantsB\x1b\n" +
 	"\x19_organization_external_idB\x1c\n" +
-	"\x1a_sso_default_connection_id\"\x8a\x01\n" +
-	"\x13ActiveSSOConnection\x12#\n" +
-	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12+\n" +
-	"\x11identity_provider\x18\x03 \x01(\tR\x10identityProvider\"N\n" +
+	"\x1a_sso_default_connection_id\"\x8d\x01\n" +
+	"\x13ActiveSSOConnection\x12$\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\rconnection_id\x12\"\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\fdisplay_name\x12,\n" +
+	"\x11identity_provider\x18\x03 \x01(\tR\x11identity_provider\"O\n" +
 	"\x1bEmailImplicitRoleAssignment\x12\x16\n" +
-	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x17\n" +
-	"\arole_id\x18\x02 \x01(\tR\x06roleId\"\x97\x01\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
+	"\arole_id\x18\x02 \x01(\tR\arole_id\"\x98\x01\n" +
 	"\n" +
-	"CustomRole\x12\x17\n" +
-	"\arole_id\x18\x01 \x01(\tR\x06roleId\x12 \n" +
+	"CustomRole\x12\x18\n" +
+	"\arole_id\x18\x01 \x01(\tR\arole_id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12N\n" +
-	"\vpermissions\x18\x03 \x03(\v2,.stytch.organization.v1.CustomRolePermissionR\vpermissions\"Q\n" +
-	"\x14CustomRolePermission\x12\x1f\n" +
-	"\vresource_id\x18\x01 \x01(\tR\n" +
-	"resourceId\x12\x18\n" +
-	"\aactions\x18\x02 \x03(\tR\aactions\"\xe6\x01\n" +
-	"\x14ActiveSCIMConnection\x12#\n" +
-	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x123\n" +
-	"\x16bearer_token_last_four\x18\x03 \x01(\tR\x13bearerTokenLastFour\x12Q\n" +
-	"\x17bearer_token_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x14bearerTokenExpiresAtB\xcd\x01\n" +
+	"\vpermissions\x18\x03 \x03(\v2,.stytch.organization.v1.CustomRolePermissionR\vpermissions\"R\n" +
+	"\x14CustomRolePermission\x12 \n" +
+	"\vresource_id\x18\x01 \x01(\tR\vresource_id\x12\x18\n" +
+	"\aactions\x18\x02 \x03(\tR\aactions\"\xee\x01\n" +
+	"\x14ActiveSCIMConnection\x12$\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\rconnection_id\x12\"\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\fdisplay_name\x126\n" +
+	"\x16bearer_token_last_four\x18\x03 \x01(\tR\x16bearer_token_last_four\x12T\n" +
+	"\x17bearer_token_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x17bearer_token_expires_atB\xcd\x01\n" +
 	"\x1acom.stytch.organization.v1B\x11OrganizationProtoP\x01ZGgithub.com/attestd/attestd/gen/go/stytch/organization/v1;organizationv1\xa2\x02\x03STY\xaa\x02\x16Stytch.Organization.V1\xca\x02\x16Stytch\\Organization\\V1\xea\x02\x18Stytch::Organization::V1b\x06proto3"
 
 var (

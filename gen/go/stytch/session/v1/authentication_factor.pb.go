@@ -41,136 +41,136 @@ type AuthenticationFactor struct {
 	// `trusted_token_exchange`, `oauth_<p>` for p in google, microsoft, apple, github, facebook, amazon, bitbucket,
 	// coinbase, discord, figma, gitlab, instagram, linkedin, shopify, slack, snapchat, spotify, steam, tiktok,
 	// twitch, twitter, salesforce, yahoo, hubspot, and `oauth_exchange_<p>` for p in slack, hubspot, github, google.
-	DeliveryMethod string `protobuf:"bytes,2,opt,name=delivery_method,json=deliveryMethod,proto3" json:"delivery_method,omitempty"`
+	DeliveryMethod string `protobuf:"bytes,2,opt,name=delivery_method,proto3" json:"delivery_method,omitempty"`
 	// When this factor was last authenticated; Stytch may omit it.
-	LastAuthenticatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_authenticated_at,json=lastAuthenticatedAt,proto3" json:"last_authenticated_at,omitempty"`
+	LastAuthenticatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_authenticated_at,proto3" json:"last_authenticated_at,omitempty"`
 	// When this factor was first authenticated; Stytch may omit it.
-	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,proto3" json:"created_at,omitempty"`
 	// When this factor was last updated; Stytch may omit it.
-	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,proto3" json:"updated_at,omitempty"`
 	// Email factor. Set when type is `magic_link` or `email_otp` and
 	// delivery_method is `email`; otherwise absent.
-	EmailFactor *EmailFactor `protobuf:"bytes,6,opt,name=email_factor,json=emailFactor,proto3" json:"email_factor,omitempty"`
+	EmailFactor *EmailFactor `protobuf:"bytes,6,opt,name=email_factor,proto3" json:"email_factor,omitempty"`
 	// Phone number factor. Set when type is `otp` and delivery_method is `sms`;
 	// otherwise absent.
-	PhoneNumberFactor *PhoneNumberFactor `protobuf:"bytes,7,opt,name=phone_number_factor,json=phoneNumberFactor,proto3" json:"phone_number_factor,omitempty"`
+	PhoneNumberFactor *PhoneNumberFactor `protobuf:"bytes,7,opt,name=phone_number_factor,proto3" json:"phone_number_factor,omitempty"`
 	// Google OAuth factor; Stytch schema `GoogleOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_google`; otherwise absent.
-	GoogleOauthFactor *OAuthFactor `protobuf:"bytes,8,opt,name=google_oauth_factor,json=googleOauthFactor,proto3" json:"google_oauth_factor,omitempty"`
+	GoogleOauthFactor *OAuthFactor `protobuf:"bytes,8,opt,name=google_oauth_factor,proto3" json:"google_oauth_factor,omitempty"`
 	// Microsoft OAuth factor; Stytch schema `MicrosoftOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_microsoft`; otherwise absent.
-	MicrosoftOauthFactor *OAuthFactor `protobuf:"bytes,9,opt,name=microsoft_oauth_factor,json=microsoftOauthFactor,proto3" json:"microsoft_oauth_factor,omitempty"`
+	MicrosoftOauthFactor *OAuthFactor `protobuf:"bytes,9,opt,name=microsoft_oauth_factor,proto3" json:"microsoft_oauth_factor,omitempty"`
 	// Apple OAuth factor; Stytch schema `AppleOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_apple`; otherwise absent.
-	AppleOauthFactor *OAuthFactor `protobuf:"bytes,10,opt,name=apple_oauth_factor,json=appleOauthFactor,proto3" json:"apple_oauth_factor,omitempty"`
+	AppleOauthFactor *OAuthFactor `protobuf:"bytes,10,opt,name=apple_oauth_factor,proto3" json:"apple_oauth_factor,omitempty"`
 	// WebAuthn factor (consumer product). Set when type is `webauthn` and
 	// delivery_method is `webauthn_registration`; otherwise absent.
-	WebauthnFactor *WebAuthnFactor `protobuf:"bytes,11,opt,name=webauthn_factor,json=webauthnFactor,proto3" json:"webauthn_factor,omitempty"`
+	WebauthnFactor *WebAuthnFactor `protobuf:"bytes,11,opt,name=webauthn_factor,proto3" json:"webauthn_factor,omitempty"`
 	// TOTP factor. Set when type is `totp` and delivery_method is
 	// `authenticator_app`; otherwise absent.
-	AuthenticatorAppFactor *AuthenticatorAppFactor `protobuf:"bytes,12,opt,name=authenticator_app_factor,json=authenticatorAppFactor,proto3" json:"authenticator_app_factor,omitempty"`
+	AuthenticatorAppFactor *AuthenticatorAppFactor `protobuf:"bytes,12,opt,name=authenticator_app_factor,proto3" json:"authenticator_app_factor,omitempty"`
 	// GitHub OAuth factor; Stytch schema `GithubOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_github`; otherwise absent.
-	GithubOauthFactor *OAuthFactor `protobuf:"bytes,13,opt,name=github_oauth_factor,json=githubOauthFactor,proto3" json:"github_oauth_factor,omitempty"`
+	GithubOauthFactor *OAuthFactor `protobuf:"bytes,13,opt,name=github_oauth_factor,proto3" json:"github_oauth_factor,omitempty"`
 	// TOTP recovery code factor. Set when type is `recovery_codes` and
 	// delivery_method is `recovery_code`; otherwise absent.
-	RecoveryCodeFactor *RecoveryCodeFactor `protobuf:"bytes,14,opt,name=recovery_code_factor,json=recoveryCodeFactor,proto3" json:"recovery_code_factor,omitempty"`
+	RecoveryCodeFactor *RecoveryCodeFactor `protobuf:"bytes,14,opt,name=recovery_code_factor,proto3" json:"recovery_code_factor,omitempty"`
 	// Facebook OAuth factor; Stytch schema `FacebookOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_facebook`; otherwise absent.
-	FacebookOauthFactor *OAuthFactor `protobuf:"bytes,15,opt,name=facebook_oauth_factor,json=facebookOauthFactor,proto3" json:"facebook_oauth_factor,omitempty"`
+	FacebookOauthFactor *OAuthFactor `protobuf:"bytes,15,opt,name=facebook_oauth_factor,proto3" json:"facebook_oauth_factor,omitempty"`
 	// Crypto wallet factor (consumer product). Set when type is `crypto` and
 	// delivery_method is `crypto_wallet`; otherwise absent.
-	CryptoWalletFactor *CryptoWalletFactor `protobuf:"bytes,16,opt,name=crypto_wallet_factor,json=cryptoWalletFactor,proto3" json:"crypto_wallet_factor,omitempty"`
+	CryptoWalletFactor *CryptoWalletFactor `protobuf:"bytes,16,opt,name=crypto_wallet_factor,proto3" json:"crypto_wallet_factor,omitempty"`
 	// Amazon OAuth factor; Stytch schema `AmazonOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_amazon`; otherwise absent.
-	AmazonOauthFactor *OAuthFactor `protobuf:"bytes,17,opt,name=amazon_oauth_factor,json=amazonOauthFactor,proto3" json:"amazon_oauth_factor,omitempty"`
+	AmazonOauthFactor *OAuthFactor `protobuf:"bytes,17,opt,name=amazon_oauth_factor,proto3" json:"amazon_oauth_factor,omitempty"`
 	// Bitbucket OAuth factor; Stytch schema `BitbucketOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_bitbucket`; otherwise absent.
-	BitbucketOauthFactor *OAuthFactor `protobuf:"bytes,18,opt,name=bitbucket_oauth_factor,json=bitbucketOauthFactor,proto3" json:"bitbucket_oauth_factor,omitempty"`
+	BitbucketOauthFactor *OAuthFactor `protobuf:"bytes,18,opt,name=bitbucket_oauth_factor,proto3" json:"bitbucket_oauth_factor,omitempty"`
 	// Coinbase OAuth factor; Stytch schema `CoinbaseOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_coinbase`; otherwise absent.
-	CoinbaseOauthFactor *OAuthFactor `protobuf:"bytes,19,opt,name=coinbase_oauth_factor,json=coinbaseOauthFactor,proto3" json:"coinbase_oauth_factor,omitempty"`
+	CoinbaseOauthFactor *OAuthFactor `protobuf:"bytes,19,opt,name=coinbase_oauth_factor,proto3" json:"coinbase_oauth_factor,omitempty"`
 	// Discord OAuth factor; Stytch schema `DiscordOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_discord`; otherwise absent.
-	DiscordOauthFactor *OAuthFactor `protobuf:"bytes,20,opt,name=discord_oauth_factor,json=discordOauthFactor,proto3" json:"discord_oauth_factor,omitempty"`
+	DiscordOauthFactor *OAuthFactor `protobuf:"bytes,20,opt,name=discord_oauth_factor,proto3" json:"discord_oauth_factor,omitempty"`
 	// Figma OAuth factor; Stytch schema `FigmaOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_figma`; otherwise absent.
-	FigmaOauthFactor *OAuthFactor `protobuf:"bytes,21,opt,name=figma_oauth_factor,json=figmaOauthFactor,proto3" json:"figma_oauth_factor,omitempty"`
+	FigmaOauthFactor *OAuthFactor `protobuf:"bytes,21,opt,name=figma_oauth_factor,proto3" json:"figma_oauth_factor,omitempty"`
 	// GitLab OAuth factor; Stytch schema `GitLabOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_gitlab`; otherwise absent.
-	GitLabOauthFactor *OAuthFactor `protobuf:"bytes,22,opt,name=git_lab_oauth_factor,json=gitLabOauthFactor,proto3" json:"git_lab_oauth_factor,omitempty"`
+	GitLabOauthFactor *OAuthFactor `protobuf:"bytes,22,opt,name=git_lab_oauth_factor,proto3" json:"git_lab_oauth_factor,omitempty"`
 	// Instagram OAuth factor; Stytch schema `InstagramOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_instagram`; otherwise absent.
-	InstagramOauthFactor *OAuthFactor `protobuf:"bytes,23,opt,name=instagram_oauth_factor,json=instagramOauthFactor,proto3" json:"instagram_oauth_factor,omitempty"`
+	InstagramOauthFactor *OAuthFactor `protobuf:"bytes,23,opt,name=instagram_oauth_factor,proto3" json:"instagram_oauth_factor,omitempty"`
 	// LinkedIn OAuth factor; Stytch schema `LinkedInOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_linkedin`; otherwise absent.
-	LinkedInOauthFactor *OAuthFactor `protobuf:"bytes,24,opt,name=linked_in_oauth_factor,json=linkedInOauthFactor,proto3" json:"linked_in_oauth_factor,omitempty"`
+	LinkedInOauthFactor *OAuthFactor `protobuf:"bytes,24,opt,name=linked_in_oauth_factor,proto3" json:"linked_in_oauth_factor,omitempty"`
 	// Shopify OAuth factor; Stytch schema `ShopifyOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_shopify`; otherwise absent.
-	ShopifyOauthFactor *OAuthFactor `protobuf:"bytes,25,opt,name=shopify_oauth_factor,json=shopifyOauthFactor,proto3" json:"shopify_oauth_factor,omitempty"`
+	ShopifyOauthFactor *OAuthFactor `protobuf:"bytes,25,opt,name=shopify_oauth_factor,proto3" json:"shopify_oauth_factor,omitempty"`
 	// Slack OAuth factor; Stytch schema `SlackOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_slack`; otherwise absent.
-	SlackOauthFactor *OAuthFactor `protobuf:"bytes,26,opt,name=slack_oauth_factor,json=slackOauthFactor,proto3" json:"slack_oauth_factor,omitempty"`
+	SlackOauthFactor *OAuthFactor `protobuf:"bytes,26,opt,name=slack_oauth_factor,proto3" json:"slack_oauth_factor,omitempty"`
 	// Snapchat OAuth factor; Stytch schema `SnapchatOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_snapchat`; otherwise absent.
-	SnapchatOauthFactor *OAuthFactor `protobuf:"bytes,27,opt,name=snapchat_oauth_factor,json=snapchatOauthFactor,proto3" json:"snapchat_oauth_factor,omitempty"`
+	SnapchatOauthFactor *OAuthFactor `protobuf:"bytes,27,opt,name=snapchat_oauth_factor,proto3" json:"snapchat_oauth_factor,omitempty"`
 	// Spotify OAuth factor; Stytch schema `SpotifyOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_spotify`; otherwise absent.
-	SpotifyOauthFactor *OAuthFactor `protobuf:"bytes,28,opt,name=spotify_oauth_factor,json=spotifyOauthFactor,proto3" json:"spotify_oauth_factor,omitempty"`
+	SpotifyOauthFactor *OAuthFactor `protobuf:"bytes,28,opt,name=spotify_oauth_factor,proto3" json:"spotify_oauth_factor,omitempty"`
 	// Steam OAuth factor; Stytch schema `SteamOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_steam`; otherwise absent.
-	SteamOauthFactor *OAuthFactor `protobuf:"bytes,29,opt,name=steam_oauth_factor,json=steamOauthFactor,proto3" json:"steam_oauth_factor,omitempty"`
+	SteamOauthFactor *OAuthFactor `protobuf:"bytes,29,opt,name=steam_oauth_factor,proto3" json:"steam_oauth_factor,omitempty"`
 	// TikTok OAuth factor; Stytch schema `TikTokOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_tiktok`; otherwise absent.
-	TikTokOauthFactor *OAuthFactor `protobuf:"bytes,30,opt,name=tik_tok_oauth_factor,json=tikTokOauthFactor,proto3" json:"tik_tok_oauth_factor,omitempty"`
+	TikTokOauthFactor *OAuthFactor `protobuf:"bytes,30,opt,name=tik_tok_oauth_factor,proto3" json:"tik_tok_oauth_factor,omitempty"`
 	// Twitch OAuth factor; Stytch schema `TwitchOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_twitch`; otherwise absent.
-	TwitchOauthFactor *OAuthFactor `protobuf:"bytes,31,opt,name=twitch_oauth_factor,json=twitchOauthFactor,proto3" json:"twitch_oauth_factor,omitempty"`
+	TwitchOauthFactor *OAuthFactor `protobuf:"bytes,31,opt,name=twitch_oauth_factor,proto3" json:"twitch_oauth_factor,omitempty"`
 	// Twitter OAuth factor; Stytch schema `TwitterOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_twitter`; otherwise absent.
-	TwitterOauthFactor *OAuthFactor `protobuf:"bytes,32,opt,name=twitter_oauth_factor,json=twitterOauthFactor,proto3" json:"twitter_oauth_factor,omitempty"`
+	TwitterOauthFactor *OAuthFactor `protobuf:"bytes,32,opt,name=twitter_oauth_factor,proto3" json:"twitter_oauth_factor,omitempty"`
 	// Embeddable magic link factor (consumer product). Set when type is
 	// `magic_link` and delivery_method is `embedded`; otherwise absent.
-	EmbeddableMagicLinkFactor *EmbeddableMagicLinkFactor `protobuf:"bytes,33,opt,name=embeddable_magic_link_factor,json=embeddableMagicLinkFactor,proto3" json:"embeddable_magic_link_factor,omitempty"`
+	EmbeddableMagicLinkFactor *EmbeddableMagicLinkFactor `protobuf:"bytes,33,opt,name=embeddable_magic_link_factor,proto3" json:"embeddable_magic_link_factor,omitempty"`
 	// Biometric factor (consumer product). Set when type is `signature_challenge`
 	// and delivery_method is `biometric` (pairing inferred); otherwise absent.
-	BiometricFactor *BiometricFactor `protobuf:"bytes,34,opt,name=biometric_factor,json=biometricFactor,proto3" json:"biometric_factor,omitempty"`
+	BiometricFactor *BiometricFactor `protobuf:"bytes,34,opt,name=biometric_factor,proto3" json:"biometric_factor,omitempty"`
 	// SAML SSO factor; Stytch schema `SAMLSSOFactor`. Set when type is `sso`
 	// and delivery_method is `sso_saml`; otherwise absent.
-	SamlSsoFactor *SSOFactor `protobuf:"bytes,35,opt,name=saml_sso_factor,json=samlSsoFactor,proto3" json:"saml_sso_factor,omitempty"`
+	SamlSsoFactor *SSOFactor `protobuf:"bytes,35,opt,name=saml_sso_factor,proto3" json:"saml_sso_factor,omitempty"`
 	// OIDC SSO factor; Stytch schema `OIDCSSOFactor`. Set when type is `sso`
 	// and delivery_method is `sso_oidc`; otherwise absent.
-	OidcSsoFactor *SSOFactor `protobuf:"bytes,36,opt,name=oidc_sso_factor,json=oidcSsoFactor,proto3" json:"oidc_sso_factor,omitempty"`
+	OidcSsoFactor *SSOFactor `protobuf:"bytes,36,opt,name=oidc_sso_factor,proto3" json:"oidc_sso_factor,omitempty"`
 	// Salesforce OAuth factor; Stytch schema `SalesforceOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_salesforce`; otherwise absent.
-	SalesforceOauthFactor *OAuthFactor `protobuf:"bytes,37,opt,name=salesforce_oauth_factor,json=salesforceOauthFactor,proto3" json:"salesforce_oauth_factor,omitempty"`
+	SalesforceOauthFactor *OAuthFactor `protobuf:"bytes,37,opt,name=salesforce_oauth_factor,proto3" json:"salesforce_oauth_factor,omitempty"`
 	// Yahoo OAuth factor; Stytch schema `YahooOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_yahoo`; otherwise absent.
-	YahooOauthFactor *OAuthFactor `protobuf:"bytes,38,opt,name=yahoo_oauth_factor,json=yahooOauthFactor,proto3" json:"yahoo_oauth_factor,omitempty"`
+	YahooOauthFactor *OAuthFactor `protobuf:"bytes,38,opt,name=yahoo_oauth_factor,proto3" json:"yahoo_oauth_factor,omitempty"`
 	// HubSpot OAuth factor; Stytch schema `HubspotOAuthFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_hubspot`; otherwise absent.
-	HubspotOauthFactor *OAuthFactor `protobuf:"bytes,39,opt,name=hubspot_oauth_factor,json=hubspotOauthFactor,proto3" json:"hubspot_oauth_factor,omitempty"`
+	HubspotOauthFactor *OAuthFactor `protobuf:"bytes,39,opt,name=hubspot_oauth_factor,proto3" json:"hubspot_oauth_factor,omitempty"`
 	// Slack OAuth exchange factor; Stytch schema `SlackOAuthExchangeFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_exchange_slack`; otherwise absent.
-	SlackOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,40,opt,name=slack_oauth_exchange_factor,json=slackOauthExchangeFactor,proto3" json:"slack_oauth_exchange_factor,omitempty"`
+	SlackOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,40,opt,name=slack_oauth_exchange_factor,proto3" json:"slack_oauth_exchange_factor,omitempty"`
 	// Hubspot OAuth exchange factor; Stytch schema `HubspotOAuthExchangeFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_exchange_hubspot`; otherwise absent.
-	HubspotOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,41,opt,name=hubspot_oauth_exchange_factor,json=hubspotOauthExchangeFactor,proto3" json:"hubspot_oauth_exchange_factor,omitempty"`
+	HubspotOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,41,opt,name=hubspot_oauth_exchange_factor,proto3" json:"hubspot_oauth_exchange_factor,omitempty"`
 	// Github OAuth exchange factor; Stytch schema `GithubOAuthExchangeFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_exchange_github`; otherwise absent.
-	GithubOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,42,opt,name=github_oauth_exchange_factor,json=githubOauthExchangeFactor,proto3" json:"github_oauth_exchange_factor,omitempty"`
+	GithubOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,42,opt,name=github_oauth_exchange_factor,proto3" json:"github_oauth_exchange_factor,omitempty"`
 	// Google OAuth exchange factor; Stytch schema `GoogleOAuthExchangeFactor`.
 	// Set when type is `oauth` and delivery_method is `oauth_exchange_google`; otherwise absent.
-	GoogleOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,43,opt,name=google_oauth_exchange_factor,json=googleOauthExchangeFactor,proto3" json:"google_oauth_exchange_factor,omitempty"`
+	GoogleOauthExchangeFactor *OAuthExchangeFactor `protobuf:"bytes,43,opt,name=google_oauth_exchange_factor,proto3" json:"google_oauth_exchange_factor,omitempty"`
 	// Impersonation factor. Set when type is `impersonated` and delivery_method
 	// is `impersonation`; otherwise absent.
-	ImpersonatedFactor *ImpersonatedFactor `protobuf:"bytes,44,opt,name=impersonated_factor,json=impersonatedFactor,proto3" json:"impersonated_factor,omitempty"`
+	ImpersonatedFactor *ImpersonatedFactor `protobuf:"bytes,44,opt,name=impersonated_factor,proto3" json:"impersonated_factor,omitempty"`
 	// Connected App access-token exchange factor. Set when type is `oauth` and
 	// delivery_method is `oauth_access_token_exchange`; otherwise absent.
-	OauthAccessTokenExchangeFactor *OAuthAccessTokenExchangeFactor `protobuf:"bytes,45,opt,name=oauth_access_token_exchange_factor,json=oauthAccessTokenExchangeFactor,proto3" json:"oauth_access_token_exchange_factor,omitempty"`
+	OauthAccessTokenExchangeFactor *OAuthAccessTokenExchangeFactor `protobuf:"bytes,45,opt,name=oauth_access_token_exchange_factor,proto3" json:"oauth_access_token_exchange_factor,omitempty"`
 	// Trusted Auth Token factor, the one attest adds. Set when type is
 	// `trusted_auth_token` and delivery_method is `trusted_token_exchange`; otherwise absent.
-	TrustedAuthTokenFactor *TrustedAuthTokenFactor `protobuf:"bytes,46,opt,name=trusted_auth_token_factor,json=trustedAuthTokenFactor,proto3" json:"trusted_auth_token_factor,omitempty"`
+	TrustedAuthTokenFactor *TrustedAuthTokenFactor `protobuf:"bytes,46,opt,name=trusted_auth_token_factor,proto3" json:"trusted_auth_token_factor,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -531,9 +531,9 @@ func (x *AuthenticationFactor) GetTrustedAuthTokenFactor() *TrustedAuthTokenFact
 type EmailFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the Member's email; always sent.
-	EmailId string `protobuf:"bytes,1,opt,name=email_id,json=emailId,proto3" json:"email_id,omitempty"`
+	EmailId string `protobuf:"bytes,1,opt,name=email_id,proto3" json:"email_id,omitempty"`
 	// The email address used; always sent.
-	EmailAddress  string `protobuf:"bytes,2,opt,name=email_address,json=emailAddress,proto3" json:"email_address,omitempty"`
+	EmailAddress  string `protobuf:"bytes,2,opt,name=email_address,proto3" json:"email_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,9 +586,9 @@ func (x *EmailFactor) GetEmailAddress() string {
 type PhoneNumberFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the phone number; always sent.
-	PhoneId string `protobuf:"bytes,1,opt,name=phone_id,json=phoneId,proto3" json:"phone_id,omitempty"`
+	PhoneId string `protobuf:"bytes,1,opt,name=phone_id,proto3" json:"phone_id,omitempty"`
 	// The phone number used (E.164); always sent.
-	PhoneNumber   string `protobuf:"bytes,2,opt,name=phone_number,json=phoneNumber,proto3" json:"phone_number,omitempty"`
+	PhoneNumber   string `protobuf:"bytes,2,opt,name=phone_number,proto3" json:"phone_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -645,9 +645,9 @@ type OAuthFactor struct {
 	// OAuth registration ID; always sent.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The user's ID (`sub`) at the OAuth provider; always sent.
-	ProviderSubject string `protobuf:"bytes,2,opt,name=provider_subject,json=providerSubject,proto3" json:"provider_subject,omitempty"`
+	ProviderSubject string `protobuf:"bytes,2,opt,name=provider_subject,proto3" json:"provider_subject,omitempty"`
 	// ID of the Member's email; Stytch may omit it.
-	EmailId       *string `protobuf:"bytes,3,opt,name=email_id,json=emailId,proto3,oneof" json:"email_id,omitempty"`
+	EmailId       *string `protobuf:"bytes,3,opt,name=email_id,proto3,oneof" json:"email_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -707,11 +707,11 @@ func (x *OAuthFactor) GetEmailId() string {
 type WebAuthnFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// WebAuthn registration ID; always sent.
-	WebauthnRegistrationId string `protobuf:"bytes,1,opt,name=webauthn_registration_id,json=webauthnRegistrationId,proto3" json:"webauthn_registration_id,omitempty"`
+	WebauthnRegistrationId string `protobuf:"bytes,1,opt,name=webauthn_registration_id,proto3" json:"webauthn_registration_id,omitempty"`
 	// Domain the WebAuthn registration belongs to; always sent.
 	Domain string `protobuf:"bytes,2,opt,name=domain,proto3" json:"domain,omitempty"`
 	// User agent of the registering client; Stytch may omit it.
-	UserAgent     *string `protobuf:"bytes,3,opt,name=user_agent,json=userAgent,proto3,oneof" json:"user_agent,omitempty"`
+	UserAgent     *string `protobuf:"bytes,3,opt,name=user_agent,proto3,oneof" json:"user_agent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -771,7 +771,7 @@ func (x *WebAuthnFactor) GetUserAgent() string {
 type AuthenticatorAppFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// TOTP registration ID; always sent.
-	TotpId        string `protobuf:"bytes,1,opt,name=totp_id,json=totpId,proto3" json:"totp_id,omitempty"`
+	TotpId        string `protobuf:"bytes,1,opt,name=totp_id,proto3" json:"totp_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -817,7 +817,7 @@ func (x *AuthenticatorAppFactor) GetTotpId() string {
 type RecoveryCodeFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the TOTP recovery code used; always sent.
-	TotpRecoveryCodeId string `protobuf:"bytes,1,opt,name=totp_recovery_code_id,json=totpRecoveryCodeId,proto3" json:"totp_recovery_code_id,omitempty"`
+	TotpRecoveryCodeId string `protobuf:"bytes,1,opt,name=totp_recovery_code_id,proto3" json:"totp_recovery_code_id,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -864,11 +864,11 @@ func (x *RecoveryCodeFactor) GetTotpRecoveryCodeId() string {
 type CryptoWalletFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Crypto wallet ID; always sent.
-	CryptoWalletId string `protobuf:"bytes,1,opt,name=crypto_wallet_id,json=cryptoWalletId,proto3" json:"crypto_wallet_id,omitempty"`
+	CryptoWalletId string `protobuf:"bytes,1,opt,name=crypto_wallet_id,proto3" json:"crypto_wallet_id,omitempty"`
 	// Wallet address; always sent.
-	CryptoWalletAddress string `protobuf:"bytes,2,opt,name=crypto_wallet_address,json=cryptoWalletAddress,proto3" json:"crypto_wallet_address,omitempty"`
+	CryptoWalletAddress string `protobuf:"bytes,2,opt,name=crypto_wallet_address,proto3" json:"crypto_wallet_address,omitempty"`
 	// Wallet type; always sent.
-	CryptoWalletType string `protobuf:"bytes,3,opt,name=crypto_wallet_type,json=cryptoWalletType,proto3" json:"crypto_wallet_type,omitempty"`
+	CryptoWalletType string `protobuf:"bytes,3,opt,name=crypto_wallet_type,proto3" json:"crypto_wallet_type,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -929,7 +929,7 @@ func (x *CryptoWalletFactor) GetCryptoWalletType() string {
 type EmbeddableMagicLinkFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the embedded magic link; always sent.
-	EmbeddedId    string `protobuf:"bytes,1,opt,name=embedded_id,json=embeddedId,proto3" json:"embedded_id,omitempty"`
+	EmbeddedId    string `protobuf:"bytes,1,opt,name=embedded_id,proto3" json:"embedded_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -975,7 +975,7 @@ func (x *EmbeddableMagicLinkFactor) GetEmbeddedId() string {
 type BiometricFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Biometric registration ID; always sent.
-	BiometricRegistrationId string `protobuf:"bytes,1,opt,name=biometric_registration_id,json=biometricRegistrationId,proto3" json:"biometric_registration_id,omitempty"`
+	BiometricRegistrationId string `protobuf:"bytes,1,opt,name=biometric_registration_id,proto3" json:"biometric_registration_id,omitempty"`
 	unknownFields           protoimpl.UnknownFields
 	sizeCache               protoimpl.SizeCache
 }
@@ -1024,9 +1024,9 @@ type SSOFactor struct {
 	// SSO registration ID; always sent.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// SSO connection ID; always sent.
-	ProviderId string `protobuf:"bytes,2,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
+	ProviderId string `protobuf:"bytes,2,opt,name=provider_id,proto3" json:"provider_id,omitempty"`
 	// The user's ID at the identity provider; always sent.
-	ExternalId    string `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	ExternalId    string `protobuf:"bytes,3,opt,name=external_id,proto3" json:"external_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1089,7 +1089,7 @@ func (x *SSOFactor) GetExternalId() string {
 type OAuthExchangeFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the Member's email; always sent.
-	EmailId       string `protobuf:"bytes,1,opt,name=email_id,json=emailId,proto3" json:"email_id,omitempty"`
+	EmailId       string `protobuf:"bytes,1,opt,name=email_id,proto3" json:"email_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1135,9 +1135,9 @@ func (x *OAuthExchangeFactor) GetEmailId() string {
 type ImpersonatedFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the impersonating Stytch dashboard member; always sent.
-	ImpersonatorId string `protobuf:"bytes,1,opt,name=impersonator_id,json=impersonatorId,proto3" json:"impersonator_id,omitempty"`
+	ImpersonatorId string `protobuf:"bytes,1,opt,name=impersonator_id,proto3" json:"impersonator_id,omitempty"`
 	// Email address of the impersonator; always sent.
-	ImpersonatorEmailAddress string `protobuf:"bytes,2,opt,name=impersonator_email_address,json=impersonatorEmailAddress,proto3" json:"impersonator_email_address,omitempty"`
+	ImpersonatorEmailAddress string `protobuf:"bytes,2,opt,name=impersonator_email_address,proto3" json:"impersonator_email_address,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
 }
@@ -1191,7 +1191,7 @@ func (x *ImpersonatedFactor) GetImpersonatorEmailAddress() string {
 type OAuthAccessTokenExchangeFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client ID of the Connected App; always sent.
-	ClientId      string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientId      string `protobuf:"bytes,1,opt,name=client_id,proto3" json:"client_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1238,7 +1238,7 @@ type TrustedAuthTokenFactor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ID of the trusted token (from the profile's `token_id` claim mapping);
 	// always sent.
-	TokenId       string `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	TokenId       string `protobuf:"bytes,1,opt,name=token_id,proto3" json:"token_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1284,102 +1284,102 @@ var File_stytch_session_v1_authentication_factor_proto protoreflect.FileDescript
 
 const file_stytch_session_v1_authentication_factor_proto_rawDesc = "" +
 	"\n" +
-	"-stytch/session/v1/authentication_factor.proto\x12\x11stytch.session.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x1d\n" +
+	"-stytch/session/v1/authentication_factor.proto\x12\x11stytch.session.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x1e\n" +
 	"\x14AuthenticationFactor\x12\x12\n" +
-	"\x04type\x18\x01 \x01(\tR\x04type\x12'\n" +
-	"\x0fdelivery_method\x18\x02 \x01(\tR\x0edeliveryMethod\x12N\n" +
-	"\x15last_authenticated_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x13lastAuthenticatedAt\x129\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12(\n" +
+	"\x0fdelivery_method\x18\x02 \x01(\tR\x0fdelivery_method\x12P\n" +
+	"\x15last_authenticated_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x15last_authenticated_at\x12:\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"created_at\x12:\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12A\n" +
-	"\femail_factor\x18\x06 \x01(\v2\x1e.stytch.session.v1.EmailFactorR\vemailFactor\x12T\n" +
-	"\x13phone_number_factor\x18\a \x01(\v2$.stytch.session.v1.PhoneNumberFactorR\x11phoneNumberFactor\x12N\n" +
-	"\x13google_oauth_factor\x18\b \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x11googleOauthFactor\x12T\n" +
-	"\x16microsoft_oauth_factor\x18\t \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14microsoftOauthFactor\x12L\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updated_at\x12B\n" +
+	"\femail_factor\x18\x06 \x01(\v2\x1e.stytch.session.v1.EmailFactorR\femail_factor\x12V\n" +
+	"\x13phone_number_factor\x18\a \x01(\v2$.stytch.session.v1.PhoneNumberFactorR\x13phone_number_factor\x12P\n" +
+	"\x13google_oauth_factor\x18\b \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13google_oauth_factor\x12V\n" +
+	"\x16microsoft_oauth_factor\x18\t \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x16microsoft_oauth_factor\x12N\n" +
 	"\x12apple_oauth_factor\x18\n" +
-	" \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x10appleOauthFactor\x12J\n" +
-	"\x0fwebauthn_factor\x18\v \x01(\v2!.stytch.session.v1.WebAuthnFactorR\x0ewebauthnFactor\x12c\n" +
-	"\x18authenticator_app_factor\x18\f \x01(\v2).stytch.session.v1.AuthenticatorAppFactorR\x16authenticatorAppFactor\x12N\n" +
-	"\x13github_oauth_factor\x18\r \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x11githubOauthFactor\x12W\n" +
-	"\x14recovery_code_factor\x18\x0e \x01(\v2%.stytch.session.v1.RecoveryCodeFactorR\x12recoveryCodeFactor\x12R\n" +
-	"\x15facebook_oauth_factor\x18\x0f \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13facebookOauthFactor\x12W\n" +
-	"\x14crypto_wallet_factor\x18\x10 \x01(\v2%.stytch.session.v1.CryptoWalletFactorR\x12cryptoWalletFactor\x12N\n" +
-	"\x13amazon_oauth_factor\x18\x11 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x11amazonOauthFactor\x12T\n" +
-	"\x16bitbucket_oauth_factor\x18\x12 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14bitbucketOauthFactor\x12R\n" +
-	"\x15coinbase_oauth_factor\x18\x13 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13coinbaseOauthFactor\x12P\n" +
-	"\x14discord_oauth_factor\x18\x14 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12discordOauthFactor\x12L\n" +
-	"\x12figma_oauth_factor\x18\x15 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x10figmaOauthFactor\x12O\n" +
-	"\x14git_lab_oauth_factor\x18\x16 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x11gitLabOauthFactor\x12T\n" +
-	"\x16instagram_oauth_factor\x18\x17 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14instagramOauthFactor\x12S\n" +
-	"\x16linked_in_oauth_factor\x18\x18 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13linkedInOauthFactor\x12P\n" +
-	"\x14shopify_oauth_factor\x18\x19 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12shopifyOauthFactor\x12L\n" +
-	"\x12slack_oauth_factor\x18\x1a \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x10slackOauthFactor\x12R\n" +
-	"\x15snapchat_oauth_factor\x18\x1b \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13snapchatOauthFactor\x12P\n" +
-	"\x14spotify_oauth_factor\x18\x1c \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12spotifyOauthFactor\x12L\n" +
-	"\x12steam_oauth_factor\x18\x1d \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x10steamOauthFactor\x12O\n" +
-	"\x14tik_tok_oauth_factor\x18\x1e \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x11tikTokOauthFactor\x12N\n" +
-	"\x13twitch_oauth_factor\x18\x1f \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x11twitchOauthFactor\x12P\n" +
-	"\x14twitter_oauth_factor\x18  \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12twitterOauthFactor\x12m\n" +
-	"\x1cembeddable_magic_link_factor\x18! \x01(\v2,.stytch.session.v1.EmbeddableMagicLinkFactorR\x19embeddableMagicLinkFactor\x12M\n" +
-	"\x10biometric_factor\x18\" \x01(\v2\".stytch.session.v1.BiometricFactorR\x0fbiometricFactor\x12D\n" +
-	"\x0fsaml_sso_factor\x18# \x01(\v2\x1c.stytch.session.v1.SSOFactorR\rsamlSsoFactor\x12D\n" +
-	"\x0foidc_sso_factor\x18$ \x01(\v2\x1c.stytch.session.v1.SSOFactorR\roidcSsoFactor\x12V\n" +
-	"\x17salesforce_oauth_factor\x18% \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x15salesforceOauthFactor\x12L\n" +
-	"\x12yahoo_oauth_factor\x18& \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x10yahooOauthFactor\x12P\n" +
-	"\x14hubspot_oauth_factor\x18' \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12hubspotOauthFactor\x12e\n" +
-	"\x1bslack_oauth_exchange_factor\x18( \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x18slackOauthExchangeFactor\x12i\n" +
-	"\x1dhubspot_oauth_exchange_factor\x18) \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x1ahubspotOauthExchangeFactor\x12g\n" +
-	"\x1cgithub_oauth_exchange_factor\x18* \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x19githubOauthExchangeFactor\x12g\n" +
-	"\x1cgoogle_oauth_exchange_factor\x18+ \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x19googleOauthExchangeFactor\x12V\n" +
-	"\x13impersonated_factor\x18, \x01(\v2%.stytch.session.v1.ImpersonatedFactorR\x12impersonatedFactor\x12}\n" +
-	"\"oauth_access_token_exchange_factor\x18- \x01(\v21.stytch.session.v1.OAuthAccessTokenExchangeFactorR\x1eoauthAccessTokenExchangeFactor\x12d\n" +
-	"\x19trusted_auth_token_factor\x18. \x01(\v2).stytch.session.v1.TrustedAuthTokenFactorR\x16trustedAuthTokenFactor\"M\n" +
-	"\vEmailFactor\x12\x19\n" +
-	"\bemail_id\x18\x01 \x01(\tR\aemailId\x12#\n" +
-	"\remail_address\x18\x02 \x01(\tR\femailAddress\"Q\n" +
-	"\x11PhoneNumberFactor\x12\x19\n" +
-	"\bphone_id\x18\x01 \x01(\tR\aphoneId\x12!\n" +
-	"\fphone_number\x18\x02 \x01(\tR\vphoneNumber\"u\n" +
+	" \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12apple_oauth_factor\x12K\n" +
+	"\x0fwebauthn_factor\x18\v \x01(\v2!.stytch.session.v1.WebAuthnFactorR\x0fwebauthn_factor\x12e\n" +
+	"\x18authenticator_app_factor\x18\f \x01(\v2).stytch.session.v1.AuthenticatorAppFactorR\x18authenticator_app_factor\x12P\n" +
+	"\x13github_oauth_factor\x18\r \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13github_oauth_factor\x12Y\n" +
+	"\x14recovery_code_factor\x18\x0e \x01(\v2%.stytch.session.v1.RecoveryCodeFactorR\x14recovery_code_factor\x12T\n" +
+	"\x15facebook_oauth_factor\x18\x0f \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x15facebook_oauth_factor\x12Y\n" +
+	"\x14crypto_wallet_factor\x18\x10 \x01(\v2%.stytch.session.v1.CryptoWalletFactorR\x14crypto_wallet_factor\x12P\n" +
+	"\x13amazon_oauth_factor\x18\x11 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13amazon_oauth_factor\x12V\n" +
+	"\x16bitbucket_oauth_factor\x18\x12 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x16bitbucket_oauth_factor\x12T\n" +
+	"\x15coinbase_oauth_factor\x18\x13 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x15coinbase_oauth_factor\x12R\n" +
+	"\x14discord_oauth_factor\x18\x14 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14discord_oauth_factor\x12N\n" +
+	"\x12figma_oauth_factor\x18\x15 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12figma_oauth_factor\x12R\n" +
+	"\x14git_lab_oauth_factor\x18\x16 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14git_lab_oauth_factor\x12V\n" +
+	"\x16instagram_oauth_factor\x18\x17 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x16instagram_oauth_factor\x12V\n" +
+	"\x16linked_in_oauth_factor\x18\x18 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x16linked_in_oauth_factor\x12R\n" +
+	"\x14shopify_oauth_factor\x18\x19 \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14shopify_oauth_factor\x12N\n" +
+	"\x12slack_oauth_factor\x18\x1a \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12slack_oauth_factor\x12T\n" +
+	"\x15snapchat_oauth_factor\x18\x1b \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x15snapchat_oauth_factor\x12R\n" +
+	"\x14spotify_oauth_factor\x18\x1c \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14spotify_oauth_factor\x12N\n" +
+	"\x12steam_oauth_factor\x18\x1d \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12steam_oauth_factor\x12R\n" +
+	"\x14tik_tok_oauth_factor\x18\x1e \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14tik_tok_oauth_factor\x12P\n" +
+	"\x13twitch_oauth_factor\x18\x1f \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x13twitch_oauth_factor\x12R\n" +
+	"\x14twitter_oauth_factor\x18  \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14twitter_oauth_factor\x12p\n" +
+	"\x1cembeddable_magic_link_factor\x18! \x01(\v2,.stytch.session.v1.EmbeddableMagicLinkFactorR\x1cembeddable_magic_link_factor\x12N\n" +
+	"\x10biometric_factor\x18\" \x01(\v2\".stytch.session.v1.BiometricFactorR\x10biometric_factor\x12F\n" +
+	"\x0fsaml_sso_factor\x18# \x01(\v2\x1c.stytch.session.v1.SSOFactorR\x0fsaml_sso_factor\x12F\n" +
+	"\x0foidc_sso_factor\x18$ \x01(\v2\x1c.stytch.session.v1.SSOFactorR\x0foidc_sso_factor\x12X\n" +
+	"\x17salesforce_oauth_factor\x18% \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x17salesforce_oauth_factor\x12N\n" +
+	"\x12yahoo_oauth_factor\x18& \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x12yahoo_oauth_factor\x12R\n" +
+	"\x14hubspot_oauth_factor\x18' \x01(\v2\x1e.stytch.session.v1.OAuthFactorR\x14hubspot_oauth_factor\x12h\n" +
+	"\x1bslack_oauth_exchange_factor\x18( \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x1bslack_oauth_exchange_factor\x12l\n" +
+	"\x1dhubspot_oauth_exchange_factor\x18) \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x1dhubspot_oauth_exchange_factor\x12j\n" +
+	"\x1cgithub_oauth_exchange_factor\x18* \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x1cgithub_oauth_exchange_factor\x12j\n" +
+	"\x1cgoogle_oauth_exchange_factor\x18+ \x01(\v2&.stytch.session.v1.OAuthExchangeFactorR\x1cgoogle_oauth_exchange_factor\x12W\n" +
+	"\x13impersonated_factor\x18, \x01(\v2%.stytch.session.v1.ImpersonatedFactorR\x13impersonated_factor\x12\x81\x01\n" +
+	"\"oauth_access_token_exchange_factor\x18- \x01(\v21.stytch.session.v1.OAuthAccessTokenExchangeFactorR\"oauth_access_token_exchange_factor\x12g\n" +
+	"\x19trusted_auth_token_factor\x18. \x01(\v2).stytch.session.v1.TrustedAuthTokenFactorR\x19trusted_auth_token_factor\"O\n" +
+	"\vEmailFactor\x12\x1a\n" +
+	"\bemail_id\x18\x01 \x01(\tR\bemail_id\x12$\n" +
+	"\remail_address\x18\x02 \x01(\tR\remail_address\"S\n" +
+	"\x11PhoneNumberFactor\x12\x1a\n" +
+	"\bphone_id\x18\x01 \x01(\tR\bphone_id\x12\"\n" +
+	"\fphone_number\x18\x02 \x01(\tR\fphone_number\"w\n" +
 	"\vOAuthFactor\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
-	"\x10provider_subject\x18\x02 \x01(\tR\x0fproviderSubject\x12\x1e\n" +
-	"\bemail_id\x18\x03 \x01(\tH\x00R\aemailId\x88\x01\x01B\v\n" +
-	"\t_email_id\"\x95\x01\n" +
-	"\x0eWebAuthnFactor\x128\n" +
-	"\x18webauthn_registration_id\x18\x01 \x01(\tR\x16webauthnRegistrationId\x12\x16\n" +
-	"\x06domain\x18\x02 \x01(\tR\x06domain\x12\"\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
+	"\x10provider_subject\x18\x02 \x01(\tR\x10provider_subject\x12\x1f\n" +
+	"\bemail_id\x18\x03 \x01(\tH\x00R\bemail_id\x88\x01\x01B\v\n" +
+	"\t_email_id\"\x98\x01\n" +
+	"\x0eWebAuthnFactor\x12:\n" +
+	"\x18webauthn_registration_id\x18\x01 \x01(\tR\x18webauthn_registration_id\x12\x16\n" +
+	"\x06domain\x18\x02 \x01(\tR\x06domain\x12#\n" +
 	"\n" +
-	"user_agent\x18\x03 \x01(\tH\x00R\tuserAgent\x88\x01\x01B\r\n" +
-	"\v_user_agent\"1\n" +
-	"\x16AuthenticatorAppFactor\x12\x17\n" +
-	"\atotp_id\x18\x01 \x01(\tR\x06totpId\"G\n" +
-	"\x12RecoveryCodeFactor\x121\n" +
-	"\x15totp_recovery_code_id\x18\x01 \x01(\tR\x12totpRecoveryCodeId\"\xa0\x01\n" +
-	"\x12CryptoWalletFactor\x12(\n" +
-	"\x10crypto_wallet_id\x18\x01 \x01(\tR\x0ecryptoWalletId\x122\n" +
-	"\x15crypto_wallet_address\x18\x02 \x01(\tR\x13cryptoWalletAddress\x12,\n" +
-	"\x12crypto_wallet_type\x18\x03 \x01(\tR\x10cryptoWalletType\"<\n" +
-	"\x19EmbeddableMagicLinkFactor\x12\x1f\n" +
-	"\vembedded_id\x18\x01 \x01(\tR\n" +
-	"embeddedId\"M\n" +
-	"\x0fBiometricFactor\x12:\n" +
-	"\x19biometric_registration_id\x18\x01 \x01(\tR\x17biometricRegistrationId\"]\n" +
+	"user_agent\x18\x03 \x01(\tH\x00R\n" +
+	"user_agent\x88\x01\x01B\r\n" +
+	"\v_user_agent\"2\n" +
+	"\x16AuthenticatorAppFactor\x12\x18\n" +
+	"\atotp_id\x18\x01 \x01(\tR\atotp_id\"J\n" +
+	"\x12RecoveryCodeFactor\x124\n" +
+	"\x15totp_recovery_code_id\x18\x01 \x01(\tR\x15totp_recovery_code_id\"\xa6\x01\n" +
+	"\x12CryptoWalletFactor\x12*\n" +
+	"\x10crypto_wallet_id\x18\x01 \x01(\tR\x10crypto_wallet_id\x124\n" +
+	"\x15crypto_wallet_address\x18\x02 \x01(\tR\x15crypto_wallet_address\x12.\n" +
+	"\x12crypto_wallet_type\x18\x03 \x01(\tR\x12crypto_wallet_type\"=\n" +
+	"\x19EmbeddableMagicLinkFactor\x12 \n" +
+	"\vembedded_id\x18\x01 \x01(\tR\vembedded_id\"O\n" +
+	"\x0fBiometricFactor\x12<\n" +
+	"\x19biometric_registration_id\x18\x01 \x01(\tR\x19biometric_registration_id\"_\n" +
 	"\tSSOFactor\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
-	"\vprovider_id\x18\x02 \x01(\tR\n" +
-	"providerId\x12\x1f\n" +
-	"\vexternal_id\x18\x03 \x01(\tR\n" +
-	"externalId\"0\n" +
-	"\x13OAuthExchangeFactor\x12\x19\n" +
-	"\bemail_id\x18\x01 \x01(\tR\aemailId\"{\n" +
-	"\x12ImpersonatedFactor\x12'\n" +
-	"\x0fimpersonator_id\x18\x01 \x01(\tR\x0eimpersonatorId\x12<\n" +
-	"\x1aimpersonator_email_address\x18\x02 \x01(\tR\x18impersonatorEmailAddress\"=\n" +
-	"\x1eOAuthAccessTokenExchangeFactor\x12\x1b\n" +
-	"\tclient_id\x18\x01 \x01(\tR\bclientId\"3\n" +
-	"\x16TrustedAuthTokenFactor\x12\x19\n" +
-	"\btoken_id\x18\x01 \x01(\tR\atokenIdB\xb7\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
+	"\vprovider_id\x18\x02 \x01(\tR\vprovider_id\x12 \n" +
+	"\vexternal_id\x18\x03 \x01(\tR\vexternal_id\"1\n" +
+	"\x13OAuthExchangeFactor\x12\x1a\n" +
+	"\bemail_id\x18\x01 \x01(\tR\bemail_id\"~\n" +
+	"\x12ImpersonatedFactor\x12(\n" +
+	"\x0fimpersonator_id\x18\x01 \x01(\tR\x0fimpersonator_id\x12>\n" +
+	"\x1aimpersonator_email_address\x18\x02 \x01(\tR\x1aimpersonator_email_address\">\n" +
+	"\x1eOAuthAccessTokenExchangeFactor\x12\x1c\n" +
+	"\tclient_id\x18\x01 \x01(\tR\tclient_id\"4\n" +
+	"\x16TrustedAuthTokenFactor\x12\x1a\n" +
+	"\btoken_id\x18\x01 \x01(\tR\btoken_idB\xb7\x01\n" +
 	"\x15com.stytch.session.v1B\x19AuthenticationFactorProtoP\x01Z=github.com/attestd/attestd/gen/go/stytch/session/v1;sessionv1\xa2\x02\x03STY\xaa\x02\x11Stytch.Session.V1\xca\x02\x11Stytch\\Session\\V1\xea\x02\x13Stytch::Session::V1b\x06proto3"
 
 var (

@@ -30,27 +30,27 @@ const (
 type SCIMAttributes struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SCIM `userName`; always sent (may be "").
-	UserName string `protobuf:"bytes,1,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
+	UserName string `protobuf:"bytes,1,opt,name=user_name,proto3" json:"user_name,omitempty"`
 	// SCIM `id`; always sent (may be "").
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// SCIM `externalId`; always sent (may be "").
-	ExternalId string `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	ExternalId string `protobuf:"bytes,3,opt,name=external_id,proto3" json:"external_id,omitempty"`
 	// SCIM `active` flag; always sent.
 	Active bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
 	// SCIM group memberships; always sent (may be empty).
 	Groups []*Group `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`
 	// SCIM `displayName`; always sent (may be "").
-	DisplayName string `protobuf:"bytes,6,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	DisplayName string `protobuf:"bytes,6,opt,name=display_name,proto3" json:"display_name,omitempty"`
 	// SCIM `nickName`; always sent (may be "").
-	NickName string `protobuf:"bytes,7,opt,name=nick_name,json=nickName,proto3" json:"nick_name,omitempty"`
+	NickName string `protobuf:"bytes,7,opt,name=nick_name,proto3" json:"nick_name,omitempty"`
 	// SCIM `profileUrl`; always sent (may be "").
-	ProfileUrl string `protobuf:"bytes,8,opt,name=profile_url,json=profileUrl,proto3" json:"profile_url,omitempty"`
+	ProfileUrl string `protobuf:"bytes,8,opt,name=profile_url,proto3" json:"profile_url,omitempty"`
 	// SCIM `userType`; always sent (may be "").
-	UserType string `protobuf:"bytes,9,opt,name=user_type,json=userType,proto3" json:"user_type,omitempty"`
+	UserType string `protobuf:"bytes,9,opt,name=user_type,proto3" json:"user_type,omitempty"`
 	// SCIM `title`; always sent (may be "").
 	Title string `protobuf:"bytes,10,opt,name=title,proto3" json:"title,omitempty"`
 	// SCIM `preferredLanguage`; always sent (may be "").
-	PreferredLanguage string `protobuf:"bytes,11,opt,name=preferred_language,json=preferredLanguage,proto3" json:"preferred_language,omitempty"`
+	PreferredLanguage string `protobuf:"bytes,11,opt,name=preferred_language,proto3" json:"preferred_language,omitempty"`
 	// SCIM `locale`; always sent (may be "").
 	Locale string `protobuf:"bytes,12,opt,name=locale,proto3" json:"locale,omitempty"`
 	// SCIM `timezone`; always sent (may be "").
@@ -58,7 +58,7 @@ type SCIMAttributes struct {
 	// SCIM `emails` (Stytch's `Email` objects); always sent (may be empty).
 	Emails []*MultiValuedAttribute `protobuf:"bytes,14,rep,name=emails,proto3" json:"emails,omitempty"`
 	// SCIM `phoneNumbers` (Stytch's `PhoneNumber` objects); always sent (may be empty).
-	PhoneNumbers []*MultiValuedAttribute `protobuf:"bytes,15,rep,name=phone_numbers,json=phoneNumbers,proto3" json:"phone_numbers,omitempty"`
+	PhoneNumbers []*MultiValuedAttribute `protobuf:"bytes,15,rep,name=phone_numbers,proto3" json:"phone_numbers,omitempty"`
 	// SCIM `addresses`; always sent (may be empty).
 	Addresses []*Address `protobuf:"bytes,16,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	// SCIM `ims` (Stytch's `IMs` objects); always sent (may be empty).
@@ -75,7 +75,7 @@ type SCIMAttributes struct {
 	// Structured name; Stytch may omit it.
 	Name *Name `protobuf:"bytes,22,opt,name=name,proto3" json:"name,omitempty"`
 	// SCIM enterprise user extension; Stytch may omit it.
-	EnterpriseExtension *EnterpriseExtension `protobuf:"bytes,23,opt,name=enterprise_extension,json=enterpriseExtension,proto3" json:"enterprise_extension,omitempty"`
+	EnterpriseExtension *EnterpriseExtension `protobuf:"bytes,23,opt,name=enterprise_extension,proto3" json:"enterprise_extension,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -398,13 +398,13 @@ type Address struct {
 	// Full address for display; always sent.
 	Formatted string `protobuf:"bytes,1,opt,name=formatted,proto3" json:"formatted,omitempty"`
 	// Street address; always sent.
-	StreetAddress string `protobuf:"bytes,2,opt,name=street_address,json=streetAddress,proto3" json:"street_address,omitempty"`
+	StreetAddress string `protobuf:"bytes,2,opt,name=street_address,proto3" json:"street_address,omitempty"`
 	// City or locality; always sent.
 	Locality string `protobuf:"bytes,3,opt,name=locality,proto3" json:"locality,omitempty"`
 	// State or region; always sent.
 	Region string `protobuf:"bytes,4,opt,name=region,proto3" json:"region,omitempty"`
 	// Postal code; always sent.
-	PostalCode string `protobuf:"bytes,5,opt,name=postal_code,json=postalCode,proto3" json:"postal_code,omitempty"`
+	PostalCode string `protobuf:"bytes,5,opt,name=postal_code,proto3" json:"postal_code,omitempty"`
 	// Country; always sent.
 	Country string `protobuf:"bytes,6,opt,name=country,proto3" json:"country,omitempty"`
 	// Label for the address (e.g. `work`); always sent.
@@ -507,15 +507,15 @@ type Name struct {
 	// Full name for display; always sent.
 	Formatted string `protobuf:"bytes,1,opt,name=formatted,proto3" json:"formatted,omitempty"`
 	// Family (last) name; always sent.
-	FamilyName string `protobuf:"bytes,2,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
+	FamilyName string `protobuf:"bytes,2,opt,name=family_name,proto3" json:"family_name,omitempty"`
 	// Given (first) name; always sent.
-	GivenName string `protobuf:"bytes,3,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
+	GivenName string `protobuf:"bytes,3,opt,name=given_name,proto3" json:"given_name,omitempty"`
 	// Middle name; always sent.
-	MiddleName string `protobuf:"bytes,4,opt,name=middle_name,json=middleName,proto3" json:"middle_name,omitempty"`
+	MiddleName string `protobuf:"bytes,4,opt,name=middle_name,proto3" json:"middle_name,omitempty"`
 	// Honorific prefix (e.g. `Ms.`); always sent.
-	HonorificPrefix string `protobuf:"bytes,5,opt,name=honorific_prefix,json=honorificPrefix,proto3" json:"honorific_prefix,omitempty"`
+	HonorificPrefix string `protobuf:"bytes,5,opt,name=honorific_prefix,proto3" json:"honorific_prefix,omitempty"`
 	// Honorific suffix; always sent.
-	HonorificSuffix string `protobuf:"bytes,6,opt,name=honorific_suffix,json=honorificSuffix,proto3" json:"honorific_suffix,omitempty"`
+	HonorificSuffix string `protobuf:"bytes,6,opt,name=honorific_suffix,proto3" json:"honorific_suffix,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -597,9 +597,9 @@ func (x *Name) GetHonorificSuffix() string {
 type EnterpriseExtension struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Employee number; always sent.
-	EmployeeNumber string `protobuf:"bytes,1,opt,name=employee_number,json=employeeNumber,proto3" json:"employee_number,omitempty"`
+	EmployeeNumber string `protobuf:"bytes,1,opt,name=employee_number,proto3" json:"employee_number,omitempty"`
 	// Cost center; always sent.
-	CostCenter string `protobuf:"bytes,2,opt,name=cost_center,json=costCenter,proto3" json:"cost_center,omitempty"`
+	CostCenter string `protobuf:"bytes,2,opt,name=cost_center,proto3" json:"cost_center,omitempty"`
 	// Division; always sent.
 	Division string `protobuf:"bytes,3,opt,name=division,proto3" json:"division,omitempty"`
 	// Department; always sent.
@@ -693,7 +693,7 @@ type Manager struct {
 	// URI of the manager's SCIM resource; always sent.
 	Ref string `protobuf:"bytes,2,opt,name=ref,proto3" json:"ref,omitempty"`
 	// Manager's display name; always sent.
-	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,proto3" json:"display_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -753,75 +753,70 @@ var File_stytch_b2b_scim_v1_scim_proto protoreflect.FileDescriptor
 
 const file_stytch_b2b_scim_v1_scim_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstytch/b2b/scim/v1/scim.proto\x12\x12stytch.b2b.scim.v1\"\xd8\b\n" +
-	"\x0eSCIMAttributes\x12\x1b\n" +
-	"\tuser_name\x18\x01 \x01(\tR\buserName\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1f\n" +
-	"\vexternal_id\x18\x03 \x01(\tR\n" +
-	"externalId\x12\x16\n" +
+	"\x1dstytch/b2b/scim/v1/scim.proto\x12\x12stytch.b2b.scim.v1\"\xe1\b\n" +
+	"\x0eSCIMAttributes\x12\x1c\n" +
+	"\tuser_name\x18\x01 \x01(\tR\tuser_name\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12 \n" +
+	"\vexternal_id\x18\x03 \x01(\tR\vexternal_id\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\bR\x06active\x121\n" +
-	"\x06groups\x18\x05 \x03(\v2\x19.stytch.b2b.scim.v1.GroupR\x06groups\x12!\n" +
-	"\fdisplay_name\x18\x06 \x01(\tR\vdisplayName\x12\x1b\n" +
-	"\tnick_name\x18\a \x01(\tR\bnickName\x12\x1f\n" +
-	"\vprofile_url\x18\b \x01(\tR\n" +
-	"profileUrl\x12\x1b\n" +
-	"\tuser_type\x18\t \x01(\tR\buserType\x12\x14\n" +
+	"\x06groups\x18\x05 \x03(\v2\x19.stytch.b2b.scim.v1.GroupR\x06groups\x12\"\n" +
+	"\fdisplay_name\x18\x06 \x01(\tR\fdisplay_name\x12\x1c\n" +
+	"\tnick_name\x18\a \x01(\tR\tnick_name\x12 \n" +
+	"\vprofile_url\x18\b \x01(\tR\vprofile_url\x12\x1c\n" +
+	"\tuser_type\x18\t \x01(\tR\tuser_type\x12\x14\n" +
 	"\x05title\x18\n" +
-	" \x01(\tR\x05title\x12-\n" +
-	"\x12preferred_language\x18\v \x01(\tR\x11preferredLanguage\x12\x16\n" +
+	" \x01(\tR\x05title\x12.\n" +
+	"\x12preferred_language\x18\v \x01(\tR\x12preferred_language\x12\x16\n" +
 	"\x06locale\x18\f \x01(\tR\x06locale\x12\x1a\n" +
 	"\btimezone\x18\r \x01(\tR\btimezone\x12@\n" +
-	"\x06emails\x18\x0e \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\x06emails\x12M\n" +
-	"\rphone_numbers\x18\x0f \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\fphoneNumbers\x129\n" +
+	"\x06emails\x18\x0e \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\x06emails\x12N\n" +
+	"\rphone_numbers\x18\x0f \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\rphone_numbers\x129\n" +
 	"\taddresses\x18\x10 \x03(\v2\x1b.stytch.b2b.scim.v1.AddressR\taddresses\x12:\n" +
 	"\x03ims\x18\x11 \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\x03ims\x12@\n" +
 	"\x06photos\x18\x12 \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\x06photos\x12L\n" +
 	"\fentitlements\x18\x13 \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\fentitlements\x12>\n" +
 	"\x05roles\x18\x14 \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\x05roles\x12T\n" +
 	"\x10x509certificates\x18\x15 \x03(\v2(.stytch.b2b.scim.v1.MultiValuedAttributeR\x10x509certificates\x12,\n" +
-	"\x04name\x18\x16 \x01(\v2\x18.stytch.b2b.scim.v1.NameR\x04name\x12Z\n" +
-	"\x14enterprise_extension\x18\x17 \x01(\v2'.stytch.b2b.scim.v1.EnterpriseExtensionR\x13enterpriseExtension\"7\n" +
+	"\x04name\x18\x16 \x01(\v2\x18.stytch.b2b.scim.v1.NameR\x04name\x12[\n" +
+	"\x14enterprise_extension\x18\x17 \x01(\v2'.stytch.b2b.scim.v1.EnterpriseExtensionR\x14enterprise_extension\"7\n" +
 	"\x05Group\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x18\n" +
 	"\adisplay\x18\x02 \x01(\tR\adisplay\"Z\n" +
 	"\x14MultiValuedAttribute\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
-	"\aprimary\x18\x03 \x01(\bR\aprimary\"\xeb\x01\n" +
+	"\aprimary\x18\x03 \x01(\bR\aprimary\"\xed\x01\n" +
 	"\aAddress\x12\x1c\n" +
-	"\tformatted\x18\x01 \x01(\tR\tformatted\x12%\n" +
-	"\x0estreet_address\x18\x02 \x01(\tR\rstreetAddress\x12\x1a\n" +
+	"\tformatted\x18\x01 \x01(\tR\tformatted\x12&\n" +
+	"\x0estreet_address\x18\x02 \x01(\tR\x0estreet_address\x12\x1a\n" +
 	"\blocality\x18\x03 \x01(\tR\blocality\x12\x16\n" +
-	"\x06region\x18\x04 \x01(\tR\x06region\x12\x1f\n" +
-	"\vpostal_code\x18\x05 \x01(\tR\n" +
-	"postalCode\x12\x18\n" +
+	"\x06region\x18\x04 \x01(\tR\x06region\x12 \n" +
+	"\vpostal_code\x18\x05 \x01(\tR\vpostal_code\x12\x18\n" +
 	"\acountry\x18\x06 \x01(\tR\acountry\x12\x12\n" +
 	"\x04type\x18\a \x01(\tR\x04type\x12\x18\n" +
-	"\aprimary\x18\b \x01(\bR\aprimary\"\xdb\x01\n" +
+	"\aprimary\x18\b \x01(\bR\aprimary\"\xe0\x01\n" +
 	"\x04Name\x12\x1c\n" +
-	"\tformatted\x18\x01 \x01(\tR\tformatted\x12\x1f\n" +
-	"\vfamily_name\x18\x02 \x01(\tR\n" +
-	"familyName\x12\x1d\n" +
+	"\tformatted\x18\x01 \x01(\tR\tformatted\x12 \n" +
+	"\vfamily_name\x18\x02 \x01(\tR\vfamily_name\x12\x1e\n" +
 	"\n" +
-	"given_name\x18\x03 \x01(\tR\tgivenName\x12\x1f\n" +
-	"\vmiddle_name\x18\x04 \x01(\tR\n" +
-	"middleName\x12)\n" +
-	"\x10honorific_prefix\x18\x05 \x01(\tR\x0fhonorificPrefix\x12)\n" +
-	"\x10honorific_suffix\x18\x06 \x01(\tR\x0fhonorificSuffix\"\xf6\x01\n" +
-	"\x13EnterpriseExtension\x12'\n" +
-	"\x0femployee_number\x18\x01 \x01(\tR\x0eemployeeNumber\x12\x1f\n" +
-	"\vcost_center\x18\x02 \x01(\tR\n" +
-	"costCenter\x12\x1a\n" +
+	"given_name\x18\x03 \x01(\tR\n" +
+	"given_name\x12 \n" +
+	"\vmiddle_name\x18\x04 \x01(\tR\vmiddle_name\x12*\n" +
+	"\x10honorific_prefix\x18\x05 \x01(\tR\x10honorific_prefix\x12*\n" +
+	"\x10honorific_suffix\x18\x06 \x01(\tR\x10honorific_suffix\"\xf8\x01\n" +
+	"\x13EnterpriseExtension\x12(\n" +
+	"\x0femployee_number\x18\x01 \x01(\tR\x0femployee_number\x12 \n" +
+	"\vcost_center\x18\x02 \x01(\tR\vcost_center\x12\x1a\n" +
 	"\bdivision\x18\x03 \x01(\tR\bdivision\x12\x1e\n" +
 	"\n" +
 	"department\x18\x04 \x01(\tR\n" +
 	"department\x12\"\n" +
 	"\forganization\x18\x05 \x01(\tR\forganization\x125\n" +
-	"\amanager\x18\x06 \x01(\v2\x1b.stytch.b2b.scim.v1.ManagerR\amanager\"T\n" +
+	"\amanager\x18\x06 \x01(\v2\x1b.stytch.b2b.scim.v1.ManagerR\amanager\"U\n" +
 	"\aManager\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x10\n" +
-	"\x03ref\x18\x02 \x01(\tR\x03ref\x12!\n" +
-	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayNameB\xaa\x01\n" +
+	"\x03ref\x18\x02 \x01(\tR\x03ref\x12\"\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\fdisplay_nameB\xaa\x01\n" +
 	"\x16com.stytch.b2b.scim.v1B\tScimProtoP\x01Z;github.com/attestd/attestd/gen/go/stytch/b2b/scim/v1;scimv1\xa2\x02\x03STY\xaa\x02\x12Stytch.B2b.Scim.V1\xca\x02\x12Stytch\\B2b\\Scim\\V1\xea\x02\x15Stytch::B2b::Scim::V1b\x06proto3"
 
 var (
