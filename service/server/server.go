@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -43,6 +44,9 @@ type Server struct {
 	httpLis  net.Listener
 	drift    *translate.DriftLog
 	serveErr chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Start binds both listeners and starts serving. The returned Server runs
@@ -153,8 +157,14 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Shutdown stops taking calls, lets in-flight ones finish within the grace
-// period, then forces the rest closed.
+// period, then forces the rest closed. Calling it again returns the first
+// result.
 func (s *Server) Shutdown() error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown() })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown() error {
 	s.health.Shutdown() // report NOT_SERVING to load balancers first
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()

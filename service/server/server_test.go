@@ -1,0 +1,555 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
+	"github.com/attestd/attestd/service/config"
+	"github.com/attestd/attestd/service/internal/stytchtest"
+	"github.com/attestd/attestd/service/server"
+	"github.com/attestd/attestd/service/translate"
+)
+
+// harness is attestd started in process on random loopback ports, in front of
+// a fake Stytch, with a gRPC client and REST base URL.
+type harness struct {
+	stytch *stytchtest.Server
+	srv    *server.Server
+	client b2bsessionv1.SessionServiceClient
+	conn   *grpc.ClientConn
+	rest   string
+	logs   *syncBuffer
+}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, mutate ...func(*config.Config)) *harness {
+	t.Helper()
+	h := &harness{stytch: stytchtest.NewServer(t), logs: &syncBuffer{}}
+	cfg := config.Default()
+	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, stytchtest.Secret
+	cfg.BaseURL = h.stytch.URL
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.ShutdownGrace = 5 * time.Second
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.Start(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	h.srv = srv
+	t.Cleanup(func() {
+		if err := srv.Shutdown(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	h.conn, err = grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.conn.Close() })
+	h.client = b2bsessionv1.NewSessionServiceClient(h.conn)
+	h.rest = "http://" + srv.HTTPAddr().String()
+	return h
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func validRequest() *b2bsessionv1.AttestRequest {
+	return &b2bsessionv1.AttestRequest{ProfileId: "trusted-token-profile-test-1", Token: "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}
+}
+
+const validJSON = `{"profile_id":"trusted-token-profile-test-1","token":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}`
+
+// post sends a REST call and returns status, headers and body.
+func (h *harness) post(t *testing.T, path, body string, header ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx(t), http.MethodPost, h.rest+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// stytchErrorOf decodes a REST error body, checking its shape: exactly
+// Stytch's keys, status_code a number equal to the HTTP status.
+func stytchErrorOf(t *testing.T, httpStatus int, body []byte) map[string]any {
+	t.Helper()
+	m, ok := stytchtest.Parse(t, body).(map[string]any)
+	if !ok {
+		t.Fatalf("error body is not an object: %s", body)
+	}
+	for _, k := range []string{"status_code", "request_id", "error_type", "error_message", "error_url"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("error body lacks %q: %s", k, body)
+		}
+	}
+	if _, ok := m["error"]; ok {
+		t.Errorf("error body has a top-level \"error\" key (Stytch's Node SDK would misread it): %s", body)
+	}
+	if sc, ok := m["status_code"].(float64); !ok || int(sc) != httpStatus {
+		t.Errorf("status_code %v, HTTP status %d: must be the same number", m["status_code"], httpStatus)
+	}
+	if m["request_id"] == "" {
+		t.Errorf("empty request_id: %s", body)
+	}
+	return m
+}
+
+// details pulls the StytchError and ErrorInfo from a gRPC error.
+func details(t *testing.T, err error) (*status.Status, *errorv1.StytchError, *errdetails.ErrorInfo) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("not a status: %v", err)
+	}
+	var se *errorv1.StytchError
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errorv1.StytchError:
+			se = d
+		case *errdetails.ErrorInfo:
+			info = d
+		}
+	}
+	if se == nil || info == nil {
+		t.Fatalf("status %v lacks StytchError or ErrorInfo details: %v", st.Code(), st.Details())
+	}
+	if info.GetReason() != se.GetErrorType() {
+		t.Errorf("ErrorInfo.reason %q != error_type %q", info.GetReason(), se.GetErrorType())
+	}
+	return st, se, info
+}
+
+func TestAttestSuccessBothProtocols(t *testing.T) {
+	for _, fixture := range []string{"attest-response-full.json", "attest-response-typical.json"} {
+		t.Run(fixture, func(t *testing.T) {
+			h := start(t)
+			h.stytch.Handle(stytchtest.Respond(http.StatusOK, stytchtest.Fixture(fixture)))
+
+			want := &b2bsessionv1.AttestResponse{}
+			if err := translate.Unmarshal(stytchtest.Fixture(fixture), want, nil); err != nil {
+				t.Fatal(err)
+			}
+			var header metadata.MD
+			got, err := h.client.Attest(ctx(t), validRequest(), grpc.Header(&header))
+			if err != nil {
+				t.Fatalf("gRPC Attest: %v", err)
+			}
+			if !proto.Equal(got, want) {
+				t.Errorf("gRPC response differs from the decoded upstream answer")
+			}
+			if len(header.Get("x-request-id")) != 1 {
+				t.Errorf("gRPC response header x-request-id missing: %v", header)
+			}
+
+			code, hdr, body := h.post(t, "/v1/b2b/sessions/attest", validJSON)
+			if code != http.StatusOK {
+				t.Fatalf("REST status %d: %s", code, body)
+			}
+			if !stytchtest.JSONEqual(t, body, stytchtest.Fixture(fixture)) {
+				t.Errorf("REST body is not Stytch's JSON:\n%s", body)
+			}
+			if ct := hdr.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			for k := range hdr {
+				if strings.HasPrefix(k, "Grpc-") {
+					t.Errorf("REST response leaks gRPC header %s", k)
+				}
+			}
+			if h.stytch.Calls() != 2 {
+				t.Errorf("upstream calls = %d, want 2", h.stytch.Calls())
+			}
+		})
+	}
+}
+
+func TestUpstreamRequestOnTheWire(t *testing.T) {
+	h := start(t)
+	claims, _ := structpb.NewStruct(map[string]any{"tenant": "acme", "tier": 2})
+	req := validRequest()
+	req.OrganizationId = proto.String("organization-test-1")
+	req.SessionDurationMinutes = proto.Int32(120)
+	req.SessionCustomClaims = claims
+	req.SessionToken = proto.String("session-token-test-1")
+	if _, err := h.client.Attest(ctx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	last := h.stytch.Last()
+	if last.Method != http.MethodPost || last.Path != "/v1/b2b/sessions/attest" {
+		t.Errorf("upstream call %s %s", last.Method, last.Path)
+	}
+	if ct := last.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("upstream Content-Type %q", ct)
+	}
+	want := `{"profile_id":"trusted-token-profile-test-1","token":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+	  "organization_id":"organization-test-1","session_duration_minutes":120,
+	  "session_custom_claims":{"tenant":"acme","tier":2},"session_token":"session-token-test-1"}`
+	if !stytchtest.JSONEqual(t, last.Body, []byte(want)) {
+		t.Errorf("upstream body %s", last.Body)
+	}
+}
+
+// errorCases is the HTTP status → gRPC code table, checked over both
+// protocols with Stytch's own error bodies.
+var errorCases = []struct {
+	status    int
+	errorType string
+	code      codes.Code
+}{
+	{400, "invalid_trusted_auth_token", codes.InvalidArgument},
+	{401, "unauthorized_credentials", codes.Unauthenticated},
+	{403, "organization_suspended", codes.PermissionDenied},
+	{404, "member_not_found", codes.NotFound},
+	{409, "conflict", codes.Aborted},
+	{429, "too_many_requests", codes.ResourceExhausted},
+	{500, "internal_server_error", codes.Internal},
+	{503, "service_unavailable", codes.Unavailable},
+}
+
+func TestStytchErrorsBothProtocols(t *testing.T) {
+	h := start(t)
+	for _, tc := range errorCases {
+		t.Run(tc.errorType, func(t *testing.T) {
+			h.stytch.Handle(stytchtest.Error(tc.status, tc.errorType, "message for "+tc.errorType))
+
+			_, err := h.client.Attest(ctx(t), validRequest())
+			st, se, info := details(t, err)
+			if st.Code() != tc.code {
+				t.Errorf("gRPC code %v, want %v", st.Code(), tc.code)
+			}
+			if se.GetStatusCode() != int32(tc.status) || se.GetErrorType() != tc.errorType ||
+				se.GetRequestId() != "request-id-test-fake-0001" || se.GetErrorMessage() != "message for "+tc.errorType {
+				t.Errorf("StytchError detail %v", se)
+			}
+			if info.GetDomain() != "stytch.com" {
+				t.Errorf("ErrorInfo domain %q", info.GetDomain())
+			}
+
+			code, _, body := h.post(t, "/v1/b2b/sessions/attest", validJSON)
+			if code != tc.status {
+				t.Errorf("REST status %d, want %d", code, tc.status)
+			}
+			m := stytchErrorOf(t, code, body)
+			if m["error_type"] != tc.errorType || m["request_id"] != "request-id-test-fake-0001" {
+				t.Errorf("REST error body %s", body)
+			}
+		})
+	}
+}
+
+func TestWrongProjectSecretIsUnauthenticated(t *testing.T) {
+	h := start(t, func(c *config.Config) { c.Secret = "secret-test-wrong" })
+	_, err := h.client.Attest(ctx(t), validRequest())
+	st, se, _ := details(t, err)
+	if st.Code() != codes.Unauthenticated || se.GetErrorType() != "unauthorized_credentials" {
+		t.Errorf("got %v %v", st.Code(), se)
+	}
+	if strings.Contains(h.logs.String(), "secret-test-wrong") || strings.Contains(err.Error(), "secret-test-wrong") {
+		t.Error("the secret leaked into logs or errors")
+	}
+}
+
+func TestValidationNeverReachesUpstream(t *testing.T) {
+	h := start(t)
+	bigClaims := map[string]any{"blob": strings.Repeat("x", 4100)}
+	cases := []struct {
+		name      string
+		mutate    func(*b2bsessionv1.AttestRequest)
+		json      string
+		errorType string
+	}{
+		{"missing profile_id", func(r *b2bsessionv1.AttestRequest) { r.ProfileId = "" },
+			`{"token":"t"}`, "bad_request"},
+		{"missing token", func(r *b2bsessionv1.AttestRequest) { r.Token = "" },
+			`{"profile_id":"p"}`, "bad_request"},
+		{"duration too short", func(r *b2bsessionv1.AttestRequest) { r.SessionDurationMinutes = proto.Int32(4) },
+			`{"profile_id":"p","token":"t","session_duration_minutes":4}`, "invalid_session_duration_minutes"},
+		{"duration too long", func(r *b2bsessionv1.AttestRequest) { r.SessionDurationMinutes = proto.Int32(527041) },
+			`{"profile_id":"p","token":"t","session_duration_minutes":527041}`, "invalid_session_duration_minutes"},
+		{"token and jwt", func(r *b2bsessionv1.AttestRequest) {
+			r.SessionToken, r.SessionJwt = proto.String("a"), proto.String("b")
+		}, `{"profile_id":"p","token":"t","session_token":"a","session_jwt":"b"}`, "too_many_session_arguments"},
+		{"claims over 4 KB", func(r *b2bsessionv1.AttestRequest) {
+			r.SessionCustomClaims, _ = structpb.NewStruct(bigClaims)
+		}, `{"profile_id":"p","token":"t","session_custom_claims":{"blob":"` + strings.Repeat("x", 4100) + `"}}`, "custom_claims_too_large"},
+		{"profile_id too long", func(r *b2bsessionv1.AttestRequest) { r.ProfileId = strings.Repeat("p", 257) },
+			`{"profile_id":"` + strings.Repeat("p", 257) + `","token":"t"}`, "bad_request"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := validRequest()
+			tc.mutate(req)
+			_, err := h.client.Attest(ctx(t), req)
+			st, se, info := details(t, err)
+			if st.Code() != codes.InvalidArgument || se.GetErrorType() != tc.errorType || se.GetStatusCode() != 400 {
+				t.Errorf("gRPC: %v %v", st.Code(), se)
+			}
+			if info.GetDomain() != "attestd" || !strings.HasPrefix(se.GetRequestId(), "attestd-") {
+				t.Errorf("local error identity: domain %q request_id %q", info.GetDomain(), se.GetRequestId())
+			}
+			code, _, body := h.post(t, "/v1/b2b/sessions/attest", tc.json)
+			m := stytchErrorOf(t, code, body)
+			if code != 400 || m["error_type"] != tc.errorType {
+				t.Errorf("REST: %d %s", code, body)
+			}
+		})
+	}
+	if n := h.stytch.Calls(); n != 0 {
+		t.Errorf("invalid requests reached the upstream %d times", n)
+	}
+}
+
+func TestRESTEdgeErrors(t *testing.T) {
+	h := start(t, func(c *config.Config) { c.MaxRequestBytes = 8 << 10 })
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		errorType, mentions      string
+	}{
+		{"unknown field", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"t","profileId2":"x"}`, 400, "bad_request", `profileId2`},
+		{"not JSON", "POST", "/v1/b2b/sessions/attest", `profile_id=p`, 400, "bad_request", "invalid request body"},
+		{"wrong type", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"t","session_duration_minutes":"ten"}`, 400, "bad_request", "session_duration_minutes"},
+		{"too large", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"` + strings.Repeat("t", 9<<10) + `"}`, 413, "request_too_large", "exceeds"},
+		{"unknown route", "POST", "/v1/b2b/sessions/nope", `{}`, 404, "route_not_found", "/v1/b2b/sessions/nope"},
+		{"wrong method", "GET", "/v1/b2b/sessions/attest", ``, 405, "method_not_allowed", "GET"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(ctx(t), tc.method, h.rest+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			m := stytchErrorOf(t, resp.StatusCode, body)
+			if resp.StatusCode != tc.status || m["error_type"] != tc.errorType {
+				t.Errorf("got %d %s", resp.StatusCode, body)
+			}
+			if msg, _ := m["error_message"].(string); !strings.Contains(msg, tc.mentions) {
+				t.Errorf("error_message %q does not mention %q", msg, tc.mentions)
+			}
+			if resp.Header.Get("X-Request-Id") != m["request_id"] {
+				t.Errorf("X-Request-Id %q != body request_id %v", resp.Header.Get("X-Request-Id"), m["request_id"])
+			}
+		})
+	}
+	if n := h.stytch.Calls(); n != 0 {
+		t.Errorf("bad REST input reached the upstream %d times", n)
+	}
+}
+
+func TestRequestIDPropagates(t *testing.T) {
+	h := start(t)
+	h.stytch.Handle(stytchtest.Error(400, "invalid_trusted_auth_token", "bad token"))
+	code, hdr, body := h.post(t, "/v1/b2b/sessions/attest", `{"profile_id":"p"}`, "X-Request-Id", "caller-req-42")
+	if code != 400 || hdr.Get("X-Request-Id") != "caller-req-42" {
+		t.Errorf("status %d, X-Request-Id %q", code, hdr.Get("X-Request-Id"))
+	}
+	if m := stytchErrorOf(t, code, body); m["request_id"] != "caller-req-42" {
+		t.Errorf("local error request_id %v", m["request_id"])
+	}
+	// Over gRPC the same ID comes back in the response header.
+	var header metadata.MD
+	c := metadata.AppendToOutgoingContext(ctx(t), "x-request-id", "caller-req-43")
+	_, _ = h.client.Attest(c, validRequest(), grpc.Header(&header))
+	if got := header.Get("x-request-id"); len(got) != 1 || got[0] != "caller-req-43" {
+		t.Errorf("gRPC x-request-id %v", got)
+	}
+	if !strings.Contains(h.logs.String(), `"request_id":"caller-req-43"`) ||
+		!strings.Contains(h.logs.String(), `"stytch_request_id":"request-id-test-fake-0001"`) {
+		t.Errorf("log lines do not correlate the two request IDs:\n%s", h.logs.String())
+	}
+}
+
+// hang answers only when the test ends, so the caller's deadline decides.
+func hang(t *testing.T) http.Handler {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	})
+}
+
+func TestDeadlines(t *testing.T) {
+	h := start(t)
+	h.stytch.Handle(hang(t))
+
+	c, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+	defer cancel()
+	_, err := h.client.Attest(c, validRequest())
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("gRPC with a short deadline: %v", err)
+	}
+
+	code, _, body := h.post(t, "/v1/b2b/sessions/attest", validJSON, "Grpc-Timeout", "200m")
+	m := stytchErrorOf(t, code, body)
+	if code != http.StatusGatewayTimeout || m["error_type"] != "upstream_timeout" {
+		t.Errorf("REST with Grpc-Timeout: %d %s", code, body)
+	}
+}
+
+func TestUpstreamTimeoutCap(t *testing.T) {
+	h := start(t, func(c *config.Config) { c.UpstreamTimeout = 100 * time.Millisecond })
+	h.stytch.Handle(hang(t))
+	_, err := h.client.Attest(ctx(t), validRequest())
+	st, se, _ := details(t, err)
+	if st.Code() != codes.DeadlineExceeded || se.GetErrorType() != "upstream_timeout" || se.GetStatusCode() != 504 {
+		t.Errorf("got %v %v", st.Code(), se)
+	}
+}
+
+func TestUpstreamDown(t *testing.T) {
+	h := start(t)
+	h.stytch.Close() // nothing listens any more
+	_, err := h.client.Attest(ctx(t), validRequest())
+	st, se, _ := details(t, err)
+	if st.Code() != codes.Unavailable || se.GetErrorType() != "upstream_unavailable" {
+		t.Errorf("gRPC: %v %v", st.Code(), se)
+	}
+	code, _, body := h.post(t, "/v1/b2b/sessions/attest", validJSON)
+	if m := stytchErrorOf(t, code, body); code != 503 || m["error_type"] != "upstream_unavailable" {
+		t.Errorf("REST: %d %s", code, body)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	h := start(t)
+	resp, err := grpc_health_v1.NewHealthClient(h.conn).Check(ctx(t), &grpc_health_v1.HealthCheckRequest{
+		Service: b2bsessionv1.SessionService_ServiceDesc.ServiceName,
+	})
+	if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC health: %v %v", resp, err)
+	}
+	req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, h.rest+"/healthz", nil)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.StatusCode != 200 || body["status"] != "SERVING" {
+		t.Errorf("/healthz: %d %v %v", r.StatusCode, body, err)
+	}
+}
+
+func TestDriftIsCountedOncePerPath(t *testing.T) {
+	h := start(t)
+	var v map[string]any
+	_ = json.Unmarshal(stytchtest.Typical(), &v)
+	v["brand_new_key"] = true
+	v["member"].(map[string]any)["pronouns"] = "she/her"
+	body, _ := json.Marshal(v)
+	h.stytch.Handle(stytchtest.Respond(200, body))
+	for range 3 {
+		if _, err := h.client.Attest(ctx(t), validRequest()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := h.srv.Drift().Counts()
+	if counts["brand_new_key"] != 3 || counts["member.pronouns"] != 3 || len(counts) != 2 {
+		t.Errorf("drift counts %v", counts)
+	}
+	if n := strings.Count(h.logs.String(), `"path":"member.pronouns"`); n != 1 {
+		t.Errorf("drift for member.pronouns logged %d times, want once", n)
+	}
+}
+
+func TestGracefulShutdownFinishesInFlightCalls(t *testing.T) {
+	h := start(t)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		stytchtest.Respond(200, stytchtest.Typical()).ServeHTTP(w, r)
+	}))
+	result := make(chan error, 1)
+	go func() {
+		_, err := h.client.Attest(ctx(t), validRequest())
+		result <- err
+	}()
+	<-entered
+	shut := make(chan error, 1)
+	go func() { shut <- h.srv.Shutdown() }()
+	// New calls are refused once shutdown has begun (health goes NOT_SERVING
+	// first; wait for that event rather than sleeping).
+	hc := grpc_health_v1.NewHealthClient(h.conn)
+	for {
+		resp, err := hc.Check(ctx(t), &grpc_health_v1.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+			break
+		}
+	}
+	close(release)
+	if err := <-result; err != nil {
+		t.Errorf("in-flight call failed during shutdown: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if _, err := h.client.Attest(ctx(t), validRequest()); status.Code(err) != codes.Unavailable {
+		t.Errorf("call after shutdown: %v", err)
+	}
+}
