@@ -25,8 +25,8 @@ import (
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 	"github.com/attestd/attestd/service/config"
-	"github.com/attestd/attestd/service/internal/stytchtest"
 	"github.com/attestd/attestd/service/server"
+	"github.com/attestd/attestd/service/stytchtest"
 	"github.com/attestd/attestd/service/translate"
 )
 

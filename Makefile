@@ -1,0 +1,59 @@
+# attestd — every developer and CI command. `make help` lists them.
+#
+# Tools are pinned in tools/*/go.mod and run through `go tool`, so nothing
+# needs installing by hand beyond Go itself (and gcc for the race detector;
+# .ci/deps installs or names what is missing).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+BUF := go tool -modfile=tools/buf/go.mod buf
+FUZZTIME ?= 10s
+
+.PHONY: help run test deps check gen gen-check lint breaking unit fuzz bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## run attestd (needs STYTCH_PROJECT_ID and STYTCH_SECRET)
+	go run ./cmd/attestd
+
+test: deps check unit fuzz ## the whole test suite: what CI runs
+	@echo "make test: all checks and tests passed"
+
+deps: ## install or name what the tests need
+	@bash .ci/deps
+
+check: lint gen-check breaking ## formatting, vet, buf lint/format, stale gen/, breaking changes
+	@out=$$(gofmt -l cmd service); test -z "$$out" || { echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; }
+	go vet ./...
+
+lint:
+	$(BUF) lint
+	$(BUF) format -d --exit-code proto
+
+gen: ## regenerate everything under gen/ from proto/
+	$(BUF) format -w proto
+	$(BUF) generate
+
+gen-check: ## fail when gen/ is not what proto/ generates
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) generate -o "$$tmp"; \
+	diff -r "$$tmp/gen" gen >/dev/null || { diff -r "$$tmp/gen" gen | head -20; echo "gen/ is stale: run 'make gen' and commit the result"; exit 1; }; \
+	echo "gen/ is up to date"
+
+breaking: ## WIRE_JSON breaking-change check against the previous commit
+	@bash .ci/breaking
+
+unit: ## go test with the race detector
+	go test -race -count=1 -timeout 10m ./...
+
+fuzz: ## run each fuzzer briefly (FUZZTIME=10s)
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench: ## benchmarks in benchstat format (bench.txt)
+	go test -run='^$$' -bench=. -benchmem -count=6 ./... | tee bench.txt
