@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T, mutate ...func(*config.Config)) *harness {
+func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 	t.Helper()
 	h := &harness{stytch: stytchtest.NewServer(t), logs: &syncBuffer{}}
 	cfg := config.Default()
@@ -91,7 +91,7 @@ func start(t *testing.T, mutate ...func(*config.Config)) *harness {
 	return h
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -551,5 +551,37 @@ func TestGracefulShutdownFinishesInFlightCalls(t *testing.T) {
 	}
 	if _, err := h.client.Attest(ctx(t), validRequest()); status.Code(err) != codes.Unavailable {
 		t.Errorf("call after shutdown: %v", err)
+	}
+}
+
+// The benchmarks measure a whole Attest in process: caller → attestd (gRPC,
+// or REST through the gateway) → fake Stytch on loopback, typical answer.
+func BenchmarkAttestGRPC(b *testing.B) {
+	h := start(b)
+	c, req := ctx(b), validRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.client.Attest(c, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAttestREST(b *testing.B) {
+	h := start(b)
+	c := ctx(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequestWithContext(c, http.MethodPost, h.rest+"/v1/b2b/sessions/attest", strings.NewReader(validJSON))
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
 	}
 }
