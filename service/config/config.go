@@ -55,8 +55,8 @@ func Default() Config {
 	return Config{
 		GRPCAddr:                 ":50051",
 		HTTPAddr:                 ":8080",
-		UpstreamTimeout:          10 * time.Second,
-		MaxUpstreamResponseBytes: 1 << 20,
+		UpstreamTimeout:          upstream.DefaultTimeout,
+		MaxUpstreamResponseBytes: upstream.DefaultMaxResponseBytes,
 		MaxRequestBytes:          64 << 10,
 		ShutdownGrace:            15 * time.Second,
 		LogLevel:                 "info",

@@ -107,6 +107,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // bodies are small; a trickle is an attack
+		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
 

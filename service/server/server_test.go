@@ -368,6 +368,12 @@ func TestRESTEdgeErrors(t *testing.T) {
 		{"not JSON", "POST", "/v1/b2b/sessions/attest", `profile_id=p`, 400, "bad_request", "invalid request body"},
 		{"wrong type", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"t","session_duration_minutes":"ten"}`, 400, "bad_request", "session_duration_minutes"},
 		{"too large", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"` + strings.Repeat("t", 9<<10) + `"}`, 413, "request_too_large", "exceeds"},
+		{"empty body", "POST", "/v1/b2b/sessions/attest", ``, 400, "bad_request", "profile_id"},
+		{"null body", "POST", "/v1/b2b/sessions/attest", `null`, 400, "bad_request", "invalid request body"},
+		{"array body", "POST", "/v1/b2b/sessions/attest", `[]`, 400, "bad_request", "invalid request body"},
+		{"string body", "POST", "/v1/b2b/sessions/attest", `"x"`, 400, "bad_request", "invalid request body"},
+		{"truncated body", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","tok`, 400, "bad_request", "invalid request body"},
+		{"claims not an object", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"t","session_custom_claims":[1]}`, 400, "bad_request", "invalid request body"},
 		{"unknown route", "POST", "/v1/b2b/sessions/nope", `{}`, 404, "route_not_found", "/v1/b2b/sessions/nope"},
 		{"wrong method", "GET", "/v1/b2b/sessions/attest", ``, 405, "method_not_allowed", "GET"},
 	}

@@ -7,6 +7,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,18 +70,28 @@ type Client struct {
 	http       *http.Client
 }
 
+// Defaults for Options left zero.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultMaxResponseBytes = 1 << 20
+)
+
 // New returns a Client for the given options.
 func New(opts Options) *Client {
 	rt := opts.Transport
 	if rt == nil {
 		rt = NewTransport()
 	}
-	req, _ := http.NewRequest(http.MethodPost, "http://x", nil)
-	req.SetBasicAuth(opts.ProjectID, opts.Secret)
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	return &Client{
 		opts:       opts,
 		url:        strings.TrimSuffix(opts.BaseURL, "/") + AttestPath,
-		authHeader: req.Header.Get("Authorization"),
+		authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(opts.ProjectID+":"+opts.Secret)),
 		// No http.Client.Timeout: the per-call context carries the budget.
 		http: &http.Client{Transport: rt},
 	}
