@@ -24,7 +24,7 @@ type Config struct {
 	ProjectID string
 	// Secret is the Stytch project secret (STYTCH_SECRET or the contents of
 	// STYTCH_SECRET_FILE). Never printed.
-	Secret string
+	Secret Secret
 	// BaseURL is Stytch's API base (STYTCH_BASE_URL); empty means the SDKs'
 	// default for the project ID (test or live host).
 	BaseURL string
@@ -63,6 +63,13 @@ func Default() Config {
 		LogFormat:                "json",
 	}
 }
+
+// Upper bounds of the size settings: far above any real attest exchange,
+// low enough that no arithmetic on them overflows.
+const (
+	maxUpstreamResponseBytes = 64 << 20
+	maxRequestBytes          = 4 << 20
+)
 
 // Error is a configuration problem: one line naming the setting.
 type Error struct {
@@ -110,7 +117,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		fs.Int64Var(p, name, *p, usage+" ("+env+")")
 	}
 	str(&c.ProjectID, "project-id", "STYTCH_PROJECT_ID", "Stytch project ID")
-	c.Secret = getenv("STYTCH_SECRET") // no flag: argv is visible to every local user
+	c.Secret = Secret(getenv("STYTCH_SECRET")) // no flag: argv is visible to every local user
 	fs.StringVar(&secretFile, "secret-file", secretFile, "file holding the Stytch secret (STYTCH_SECRET_FILE)")
 	str(&c.BaseURL, "base-url", "STYTCH_BASE_URL", "Stytch API base URL")
 	str(&c.GRPCAddr, "grpc-addr", "ATTESTD_GRPC_ADDR", "gRPC listen address")
@@ -135,7 +142,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		if err != nil {
 			return c, &Error{"STYTCH_SECRET_FILE", "cannot be read: " + err.Error()}
 		}
-		c.Secret = strings.TrimSpace(string(b))
+		c.Secret = Secret(strings.TrimSpace(string(b)))
 	}
 	return c, c.Validate()
 }
@@ -166,10 +173,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.UpstreamTimeout <= 0:
 		return &Error{"ATTESTD_UPSTREAM_TIMEOUT", "must be positive"}
-	case c.MaxUpstreamResponseBytes < 1024:
-		return &Error{"ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", "must be at least 1024"}
-	case c.MaxRequestBytes < 1024:
-		return &Error{"ATTESTD_MAX_REQUEST_BYTES", "must be at least 1024"}
+	case c.MaxUpstreamResponseBytes < 1024 || c.MaxUpstreamResponseBytes > maxUpstreamResponseBytes:
+		return &Error{"ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", fmt.Sprintf("must be between 1024 and %d", maxUpstreamResponseBytes)}
+	case c.MaxRequestBytes < 1024 || c.MaxRequestBytes > maxRequestBytes:
+		return &Error{"ATTESTD_MAX_REQUEST_BYTES", fmt.Sprintf("must be between 1024 and %d", maxRequestBytes)}
 	case c.ShutdownGrace < 0:
 		return &Error{"ATTESTD_SHUTDOWN_GRACE", "must not be negative"}
 	}
@@ -202,13 +209,9 @@ func (c Config) StytchBaseURL() string {
 // LogValue prints the configuration with the secret redacted, so the whole
 // struct can be logged at start-up.
 func (c Config) LogValue() slog.Value {
-	secret := "(unset)"
-	if c.Secret != "" {
-		secret = "(redacted)"
-	}
 	return slog.GroupValue(
 		slog.String("project_id", c.ProjectID),
-		slog.String("secret", secret),
+		slog.Any("secret", c.Secret),
 		slog.String("stytch_base_url", c.StytchBaseURL()),
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("http_addr", c.HTTPAddr),

@@ -69,7 +69,7 @@ func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
 }
 
-// validRequestID accepts short printable-ASCII IDs, so a caller cannot inject
+// ValidRequestID accepts short printable-ASCII IDs, so a caller cannot inject
 // log lines or oversized values.
 func ValidRequestID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLen {

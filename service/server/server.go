@@ -71,7 +71,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	client := upstream.New(upstream.Options{
 		BaseURL:          cfg.StytchBaseURL(),
 		ProjectID:        cfg.ProjectID,
-		Secret:           cfg.Secret,
+		Secret:           cfg.Secret.Reveal(),
 		Timeout:          cfg.UpstreamTimeout,
 		MaxResponseBytes: cfg.MaxUpstreamResponseBytes,
 		UserAgent:        "attestd/" + Version,

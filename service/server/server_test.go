@@ -63,7 +63,7 @@ func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 	t.Helper()
 	h := &harness{stytch: stytchtest.NewServer(t), logs: &syncBuffer{}}
 	cfg := config.Default()
-	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, stytchtest.Secret
+	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.BaseURL = h.stytch.URL
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ShutdownGrace = 5 * time.Second

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -202,7 +203,11 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 var errTooLarge = errors.New("upstream response too large")
 
 func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	probe := limit // read one byte past the limit to tell "exactly" from "over"
+	if probe < math.MaxInt64 {
+		probe++
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, probe))
 	if err != nil {
 		return nil, err
 	}

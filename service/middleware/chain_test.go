@@ -1,0 +1,359 @@
+package middleware_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
+	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/middleware"
+)
+
+func validator(t *testing.T) protovalidate.Validator {
+	t.Helper()
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatalf("protovalidate.New: %v", err)
+	}
+	return v
+}
+
+func passThrough(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	return h(ctx, req)
+}
+
+func TestDefaultChainOrder(t *testing.T) {
+	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t))
+	want := []string{"request_id", "logging", "errors", "recovery", "validate"}
+	if got := chain.Names(); !slices.Equal(got, want) {
+		t.Errorf("Default chain %v, want %v", got, want)
+	}
+	for _, n := range chain {
+		if n.Unary == nil {
+			t.Errorf("interceptor %q is nil", n.Name)
+		}
+	}
+}
+
+func TestServerOption(t *testing.T) {
+	cases := []struct {
+		name    string
+		chain   middleware.Chain
+		mention string // "" means valid
+	}{
+		{"default", middleware.Default(slog.New(slog.DiscardHandler), validator(t)), ""},
+		{"empty", middleware.Chain{}, ""},
+		{"duplicate name", middleware.Chain{{"a", passThrough}, {"b", passThrough}, {"a", passThrough}}, `"a" appears twice`},
+		{"empty name", middleware.Chain{{"a", passThrough}, {"", passThrough}}, "incomplete"},
+		{"nil interceptor", middleware.Chain{{"a", passThrough}, {"b", nil}}, `"b" is incomplete`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opt, err := tc.chain.ServerOption()
+			if tc.mention == "" {
+				if err != nil || opt == nil {
+					t.Errorf("ServerOption() = %v, %v", opt, err)
+				}
+				return
+			}
+			if err == nil || opt != nil {
+				t.Fatalf("ServerOption() = %v, %v; want an error", opt, err)
+			}
+			if !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("error %q does not mention %q", err, tc.mention)
+			}
+		})
+	}
+}
+
+func TestValidRequestID(t *testing.T) {
+	cases := []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"empty", "", false},
+		{"128 chars", strings.Repeat("a", 128), true},
+		{"129 chars", strings.Repeat("a", 129), false},
+		{"space", "req 1", false},
+		{"leading space", " req-1", false},
+		{"newline", "req-1\n{\"level\":\"ERROR\"}", false},
+		{"carriage return", "req-1\r", false},
+		{"tab", "req\t1", false},
+		{"NUL", "req\x001", false},
+		{"DEL", "req\x7f", false},
+		{"non-ASCII", "req-é", false},
+		{"invalid UTF-8", "req-\xff", false},
+		{"single char", "x", true},
+		{"uuid", "0f8fad5b-d9cb-469f-a165-70867728950e", true},
+		{"printable punctuation", "caller/req_42:v=1;a|b~{}", true},
+		{"minted", middleware.NewRequestID(), true},
+	}
+	for _, tc := range cases {
+		if got := middleware.ValidRequestID(tc.id); got != tc.want {
+			t.Errorf("%s: ValidRequestID(%q) = %v, want %v", tc.name, tc.id, got, tc.want)
+		}
+	}
+}
+
+func TestNewRequestID(t *testing.T) {
+	seen := make(map[string]bool, 1000)
+	for range 1000 {
+		id := middleware.NewRequestID()
+		if !strings.HasPrefix(id, "attestd-") || len(id) != len("attestd-")+32 {
+			t.Fatalf("request ID %q: want attestd- and 32 hex digits", id)
+		}
+		if strings.Trim(strings.TrimPrefix(id, "attestd-"), "0123456789abcdef") != "" {
+			t.Fatalf("request ID %q is not hex after its prefix", id)
+		}
+		if seen[id] {
+			t.Fatalf("request ID %q minted twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// lines parses the JSON log lines written so far.
+func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(s.b.Bytes()), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, l)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// run composes the chain exactly as grpc.ChainUnaryInterceptor does (first
+// entry outermost) and calls it.
+func run(ctx context.Context, chain middleware.Chain, req any, handler grpc.UnaryHandler) (any, error) {
+	info := &grpc.UnaryServerInfo{FullMethod: b2bsessionv1.SessionService_Attest_FullMethodName}
+	h := handler
+	for i := len(chain) - 1; i >= 0; i-- {
+		next, ic := h, chain[i].Unary
+		h = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, next) }
+	}
+	return h(ctx, req)
+}
+
+func validRequest() *b2bsessionv1.AttestRequest {
+	return &b2bsessionv1.AttestRequest{ProfileId: "trusted-token-profile-test-1", Token: "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}
+}
+
+func TestDefaultChainErrors(t *testing.T) {
+	const callerID, minted = "caller-req-42", "(minted)"
+	stytchErr := apierr.FromStytch(400, &errorv1.StytchError{
+		RequestId: "request-id-test-stytch-1", ErrorType: "invalid_trusted_auth_token", ErrorMessage: "bad token",
+	})
+	cases := []struct {
+		name      string
+		incoming  string // x-request-id sent by the caller; "" sends no metadata
+		req       *b2bsessionv1.AttestRequest
+		handler   func(ctx context.Context) (any, error)
+		code      codes.Code
+		errorType string
+		status    int32
+		domain    string
+		message   string
+		requestID string // in the error body; minted means a fresh attestd- ID
+		level     string
+		panicLog  bool
+	}{
+		{
+			name: "panic", incoming: callerID,
+			handler: func(context.Context) (any, error) { panic("boom: nil map") },
+			code:    codes.Internal, errorType: apierr.TypeInternal, status: 500, domain: apierr.DomainAttestd,
+			message: "internal error", requestID: callerID, level: "ERROR", panicLog: true,
+		},
+		{
+			name: "panic with an error value", incoming: "",
+			handler: func(context.Context) (any, error) { panic(errors.New("boom")) },
+			code:    codes.Internal, errorType: apierr.TypeInternal, status: 500, domain: apierr.DomainAttestd,
+			message: "internal error", requestID: minted, level: "ERROR", panicLog: true,
+		},
+		{
+			name: "deadline exceeded", incoming: callerID,
+			handler: func(context.Context) (any, error) { return nil, context.DeadlineExceeded },
+			code:    codes.DeadlineExceeded, errorType: apierr.TypeUpstreamTimeout, status: 504, domain: apierr.DomainAttestd,
+			requestID: callerID, level: "WARN",
+		},
+		{
+			name: "wrapped deadline exceeded", incoming: callerID,
+			handler: func(context.Context) (any, error) { return nil, fmt.Errorf("calling: %w", context.DeadlineExceeded) },
+			code:    codes.DeadlineExceeded, errorType: apierr.TypeUpstreamTimeout, status: 504, domain: apierr.DomainAttestd,
+			requestID: callerID, level: "WARN",
+		},
+		{
+			name: "canceled", incoming: callerID,
+			handler: func(context.Context) (any, error) { return nil, context.Canceled },
+			code:    codes.Canceled, errorType: apierr.TypeRequestCanceled, status: 499, domain: apierr.DomainAttestd,
+			requestID: callerID, level: "INFO",
+		},
+		{
+			name: "plain error stays private", incoming: callerID,
+			handler: func(context.Context) (any, error) { return nil, errors.New("dial db: password=hunter2") },
+			code:    codes.Internal, errorType: apierr.TypeInternal, status: 500, domain: apierr.DomainAttestd,
+			message: "internal error", requestID: callerID, level: "ERROR",
+		},
+		{
+			name: "Stytch error keeps Stytch's request ID", incoming: callerID,
+			handler: func(context.Context) (any, error) { return nil, stytchErr },
+			code:    codes.InvalidArgument, errorType: "invalid_trusted_auth_token", status: 400, domain: apierr.DomainStytch,
+			message: "bad token", requestID: "request-id-test-stytch-1", level: "INFO",
+		},
+		{
+			name: "bare status from a handler", incoming: callerID,
+			handler: func(context.Context) (any, error) { return nil, status.Error(codes.Unavailable, "down") },
+			code:    codes.Unavailable, errorType: apierr.TypeUpstreamUnavailable, status: 503, domain: apierr.DomainAttestd,
+			message: "down", requestID: callerID, level: "WARN",
+		},
+		{
+			name: "invalid request never reaches the handler", incoming: callerID,
+			req:     &b2bsessionv1.AttestRequest{Token: "t"},
+			handler: func(context.Context) (any, error) { panic("handler called for an invalid request") },
+			code:    codes.InvalidArgument, errorType: apierr.TypeBadRequest, status: 400, domain: apierr.DomainAttestd,
+			requestID: callerID, level: "INFO",
+		},
+		{
+			name: "invalid caller request ID is replaced", incoming: "bad id\nforged",
+			handler: func(context.Context) (any, error) { return nil, context.DeadlineExceeded },
+			code:    codes.DeadlineExceeded, errorType: apierr.TypeUpstreamTimeout, status: 504, domain: apierr.DomainAttestd,
+			requestID: minted, level: "WARN",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if tc.incoming != "" {
+				ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-request-id", tc.incoming))
+			}
+			req := tc.req
+			if req == nil {
+				req = validRequest()
+			}
+			var handlerID string
+			resp, err := run(ctx, chain, req, func(ctx context.Context, _ any) (any, error) {
+				handlerID = middleware.RequestID(ctx)
+				return tc.handler(ctx)
+			})
+			if resp != nil || err == nil {
+				t.Fatalf("got %v, %v; want an error", resp, err)
+			}
+			st, ok := status.FromError(err)
+			if !ok {
+				t.Fatalf("error %v is not a status", err)
+			}
+			var se *errorv1.StytchError
+			var info *errdetails.ErrorInfo
+			for _, d := range st.Details() {
+				switch d := d.(type) {
+				case *errorv1.StytchError:
+					se = d
+				case *errdetails.ErrorInfo:
+					info = d
+				}
+			}
+			if se == nil || info == nil {
+				t.Fatalf("status %v lacks StytchError or ErrorInfo: %v", st.Code(), st.Details())
+			}
+			if st.Code() != tc.code || se.GetErrorType() != tc.errorType || se.GetStatusCode() != tc.status {
+				t.Errorf("got %v %q %d, want %v %q %d", st.Code(), se.GetErrorType(), se.GetStatusCode(), tc.code, tc.errorType, tc.status)
+			}
+			if info.GetReason() != tc.errorType || info.GetDomain() != tc.domain {
+				t.Errorf("ErrorInfo %v, want reason %q domain %q", info, tc.errorType, tc.domain)
+			}
+			if tc.message != "" && (se.GetErrorMessage() != tc.message || st.Message() != tc.message) {
+				t.Errorf("message %q / %q, want %q", se.GetErrorMessage(), st.Message(), tc.message)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(se.GetErrorMessage(), "hunter2") {
+				t.Errorf("internal error text reached the caller: %v", err)
+			}
+
+			// callID is the request ID attestd used for the call.
+			callID := tc.incoming
+			if tc.requestID == minted {
+				callID = se.GetRequestId()
+				if !strings.HasPrefix(callID, "attestd-") || !middleware.ValidRequestID(callID) {
+					t.Errorf("request_id %q, want a minted attestd- ID", callID)
+				}
+			} else if se.GetRequestId() != tc.requestID {
+				t.Errorf("request_id %q, want %q", se.GetRequestId(), tc.requestID)
+			}
+			if handlerID != "" && handlerID != callID {
+				t.Errorf("handler saw request ID %q, the call used %q", handlerID, callID)
+			}
+
+			lines := logs.lines(t)
+			var call, panicked map[string]any
+			for _, l := range lines {
+				switch l["msg"] {
+				case "call":
+					call = l
+				case "panic in handler":
+					panicked = l
+				}
+			}
+			if call == nil {
+				t.Fatalf("no call log line: %v", lines)
+			}
+			if call["code"] != tc.code.String() || call["error_type"] != tc.errorType || call["level"] != tc.level ||
+				call["method"] != b2bsessionv1.SessionService_Attest_FullMethodName {
+				t.Errorf("call log line %v", call)
+			}
+			if call["request_id"] != callID {
+				t.Errorf("call logged with request_id %v, want %q", call["request_id"], callID)
+			}
+			if tc.panicLog {
+				if panicked == nil {
+					t.Fatalf("panic not logged: %v", lines)
+				}
+				if panicked["level"] != "ERROR" || !strings.Contains(fmt.Sprint(panicked["panic"]), "boom") ||
+					!strings.Contains(fmt.Sprint(panicked["stack"]), "chain_test.go") || panicked["request_id"] != callID {
+					t.Errorf("panic log line %v", panicked)
+				}
+			} else if panicked != nil {
+				t.Errorf("unexpected panic log line %v", panicked)
+			}
+		})
+	}
+}
