@@ -96,25 +96,63 @@ func (e *Error) Status() *status.Status {
 	return withDetails
 }
 
-// Local builds an error raised by attestd itself. httpStatus becomes the body's
-// status_code (and so the REST status); code is the gRPC code.
-func Local(code codes.Code, httpStatus int, errorType, message string) *Error {
+// Kind is one of the failures attestd raises itself: its error type with the
+// gRPC code and HTTP status that always go with it. The kinds below are the
+// README's table of attestd's own errors.
+type Kind struct {
+	// Code is the gRPC status code.
+	Code codes.Code
+	// HTTPStatus is the body's status_code and the REST status.
+	HTTPStatus int
+	// Type is the error_type.
+	Type string
+}
+
+// attestd's own failures.
+var (
+	BadRequest                    = Kind{codes.InvalidArgument, http.StatusBadRequest, TypeBadRequest}
+	InvalidSessionDurationMinutes = Kind{codes.InvalidArgument, http.StatusBadRequest, TypeInvalidSessionDurationMinutes}
+	TooManySessionArguments       = Kind{codes.InvalidArgument, http.StatusBadRequest, TypeTooManySessionArguments}
+	CustomClaimsTooLarge          = Kind{codes.InvalidArgument, http.StatusBadRequest, TypeCustomClaimsTooLarge}
+	RequestTooLarge               = Kind{codes.InvalidArgument, http.StatusRequestEntityTooLarge, TypeRequestTooLarge}
+	RouteNotFound                 = Kind{codes.NotFound, http.StatusNotFound, TypeRouteNotFound}
+	MethodNotAllowed              = Kind{codes.Unimplemented, http.StatusMethodNotAllowed, TypeMethodNotAllowed}
+	UpstreamTimeout               = Kind{codes.DeadlineExceeded, http.StatusGatewayTimeout, TypeUpstreamTimeout}
+	UpstreamUnavailable           = Kind{codes.Unavailable, http.StatusServiceUnavailable, TypeUpstreamUnavailable}
+	UpstreamInvalidResponse       = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamInvalidResponse}
+	UpstreamResponseTooLarge      = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamResponseTooLarge}
+	RequestCanceled               = Kind{codes.Canceled, StatusClientClosedRequest, TypeRequestCanceled}
+	Internal                      = Kind{codes.Internal, http.StatusInternalServerError, TypeInternal}
+)
+
+// New builds an error of this kind.
+func (k Kind) New(message string) *Error {
 	return &Error{
-		Code:   code,
+		Code:   k.Code,
 		Domain: DomainAttestd,
 		Body: &errorv1.StytchError{
-			StatusCode:   int32(httpStatus),
-			ErrorType:    errorType,
+			StatusCode:   int32(k.HTTPStatus),
+			ErrorType:    k.Type,
 			ErrorMessage: message,
-			ErrorUrl:     docURL(httpStatus, errorType),
+			ErrorUrl:     docURL(k.HTTPStatus, k.Type),
 		},
 	}
 }
 
-// Wrap is Local with an internal cause kept for logs and errors.Is.
-func Wrap(cause error, code codes.Code, httpStatus int, errorType, message string) *Error {
-	e := Local(code, httpStatus, errorType, message)
+// Wrap is New with an internal cause kept for errors.Is/As (never shown to
+// callers).
+func (k Kind) Wrap(cause error, message string) *Error {
+	e := k.New(message)
 	e.cause = cause
+	return e
+}
+
+// UpstreamError is Stytch answering httpStatus without a Stytch error body
+// (an HTML page from a proxy, say): the status is kept, the code follows it.
+func UpstreamError(httpStatus int) *Error {
+	e := Kind{CodeForHTTPStatus(httpStatus), httpStatus, TypeUpstreamError}.New(
+		fmt.Sprintf("Stytch answered HTTP %d without a Stytch error body", httpStatus))
+	e.Domain = DomainStytch
 	return e
 }
 
@@ -179,23 +217,21 @@ func CodeForHTTPStatus(httpStatus int) codes.Code {
 	return codes.Unknown
 }
 
-// localByCode names the HTTP status and error type for a status that reached
-// the edge without a StytchError (raised by grpc-go or the gateway itself).
-var localByCode = map[codes.Code]struct {
-	httpStatus int
-	errorType  string
-}{
-	codes.InvalidArgument:    {http.StatusBadRequest, TypeBadRequest},
-	codes.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
-	codes.PermissionDenied:   {http.StatusForbidden, "permission_denied"},
-	codes.NotFound:           {http.StatusNotFound, TypeRouteNotFound},
-	codes.Unimplemented:      {http.StatusNotImplemented, "unimplemented"},
-	codes.ResourceExhausted:  {http.StatusTooManyRequests, "resource_exhausted"},
-	codes.DeadlineExceeded:   {http.StatusGatewayTimeout, TypeUpstreamTimeout},
-	codes.Canceled:           {StatusClientClosedRequest, TypeRequestCanceled},
-	codes.Unavailable:        {http.StatusServiceUnavailable, TypeUpstreamUnavailable},
-	codes.FailedPrecondition: {http.StatusBadRequest, TypeBadRequest},
-	codes.Aborted:            {http.StatusConflict, "aborted"},
+// byCode names the kind of a status that reached the edge without a
+// StytchError (raised by grpc-go or the gateway itself, not by attestd's
+// handlers, whose errors always carry one).
+var byCode = map[codes.Code]Kind{
+	codes.InvalidArgument:    BadRequest,
+	codes.FailedPrecondition: BadRequest,
+	codes.NotFound:           RouteNotFound,
+	codes.DeadlineExceeded:   UpstreamTimeout,
+	codes.Canceled:           RequestCanceled,
+	codes.Unavailable:        UpstreamUnavailable,
+	codes.Unauthenticated:    {codes.Unauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	codes.PermissionDenied:   {codes.PermissionDenied, http.StatusForbidden, "permission_denied"},
+	codes.Unimplemented:      {codes.Unimplemented, http.StatusNotImplemented, "unimplemented"},
+	codes.ResourceExhausted:  {codes.ResourceExhausted, http.StatusTooManyRequests, "resource_exhausted"},
+	codes.Aborted:            {codes.Aborted, http.StatusConflict, "aborted"},
 }
 
 // From turns any error into an *Error. Errors already carrying a StytchError
@@ -211,13 +247,13 @@ func From(err error) *Error {
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return Wrap(err, codes.DeadlineExceeded, http.StatusGatewayTimeout, TypeUpstreamTimeout, "the call's deadline expired")
+		return UpstreamTimeout.Wrap(err, "the call's deadline expired")
 	case errors.Is(err, context.Canceled):
-		return Wrap(err, codes.Canceled, StatusClientClosedRequest, TypeRequestCanceled, "the call was canceled by its caller")
+		return RequestCanceled.Wrap(err, "the call was canceled by its caller")
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return Wrap(err, codes.Internal, http.StatusInternalServerError, TypeInternal, "internal error")
+		return Internal.Wrap(err, "internal error")
 	}
 	return FromStatus(st)
 }
@@ -225,22 +261,36 @@ func From(err error) *Error {
 // FromStatus recovers the StytchError from a status's details, or builds one
 // from its code when the status came from grpc-go or the gateway itself.
 func FromStatus(st *status.Status) *Error {
+	if body, info := Details(st); body != nil {
+		domain := info.GetDomain()
+		if domain == "" {
+			domain = DomainStytch
+		}
+		return &Error{Code: st.Code(), Body: body, Domain: domain}
+	}
+	k, ok := byCode[st.Code()]
+	if !ok {
+		k = Internal
+	}
+	e := k.New(st.Message())
+	e.Code = st.Code()
+	return e
+}
+
+// Details returns the StytchError and ErrorInfo a status carries (nil for
+// each one it lacks): how any Go client reads attestd's errors.
+func Details(st *status.Status) (*errorv1.StytchError, *errdetails.ErrorInfo) {
+	var body *errorv1.StytchError
+	var info *errdetails.ErrorInfo
 	for _, d := range st.Details() {
-		if body, ok := d.(*errorv1.StytchError); ok {
-			domain := DomainStytch
-			for _, d := range st.Details() {
-				if info, ok := d.(*errdetails.ErrorInfo); ok {
-					domain = info.GetDomain()
-				}
-			}
-			return &Error{Code: st.Code(), Body: body, Domain: domain}
+		switch d := d.(type) {
+		case *errorv1.StytchError:
+			body = d
+		case *errdetails.ErrorInfo:
+			info = d
 		}
 	}
-	m, ok := localByCode[st.Code()]
-	if !ok {
-		m.httpStatus, m.errorType = http.StatusInternalServerError, TypeInternal
-	}
-	return Local(st.Code(), m.httpStatus, m.errorType, st.Message())
+	return body, info
 }
 
 // WithRequestID fills in the request ID of locally raised errors, which do not

@@ -6,9 +6,6 @@ package attest
 import (
 	"context"
 	"fmt"
-	"net/http"
-
-	"google.golang.org/grpc/codes"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/apierr"
@@ -45,12 +42,10 @@ func checkCustomClaims(req *b2bsessionv1.AttestRequest) error {
 	}
 	b, err := upstream.EncodeClaims(claims)
 	if err != nil {
-		return apierr.Wrap(err, codes.InvalidArgument, http.StatusBadRequest, apierr.TypeBadRequest,
-			"session_custom_claims cannot be represented as JSON")
+		return apierr.BadRequest.Wrap(err, "session_custom_claims cannot be represented as JSON")
 	}
 	if len(b) > MaxCustomClaimsBytes {
-		return apierr.Local(codes.InvalidArgument, http.StatusBadRequest, apierr.TypeCustomClaimsTooLarge,
-			fmt.Sprintf("session_custom_claims is %d bytes as JSON; the limit is %d", len(b), MaxCustomClaimsBytes))
+		return apierr.CustomClaimsTooLarge.New(fmt.Sprintf("session_custom_claims is %d bytes as JSON; the limit is %d", len(b), MaxCustomClaimsBytes))
 	}
 	return nil
 }

@@ -78,8 +78,7 @@ func capBody(next http.Handler, maxBody int64) http.Handler {
 			return
 		}
 		tooLarge := func() {
-			writeBody(w, r, apierr.Local(codes.InvalidArgument, http.StatusRequestEntityTooLarge, apierr.TypeRequestTooLarge,
-				fmt.Sprintf("request body exceeds %d bytes", maxBody)))
+			writeBody(w, r, apierr.RequestTooLarge.New(fmt.Sprintf("request body exceeds %d bytes", maxBody)))
 		}
 		if r.ContentLength > maxBody {
 			tooLarge()
@@ -87,7 +86,7 @@ func capBody(next http.Handler, maxBody int64) http.Handler {
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			writeBody(w, r, apierr.Local(codes.InvalidArgument, http.StatusBadRequest, apierr.TypeBadRequest, "request body could not be read"))
+			writeBody(w, r, apierr.BadRequest.New("request body could not be read"))
 			return
 		}
 		if int64(len(body)) > maxBody {
@@ -121,13 +120,11 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		writeBody(w, r, apierr.Local(codes.Unimplemented, httpStatus, apierr.TypeMethodNotAllowed,
-			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)))
+		writeBody(w, r, apierr.MethodNotAllowed.New(fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)))
 	case http.StatusNotFound:
-		writeBody(w, r, apierr.Local(codes.NotFound, httpStatus, apierr.TypeRouteNotFound,
-			fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
+		writeBody(w, r, apierr.RouteNotFound.New(fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
 	default:
-		writeBody(w, r, apierr.Local(codes.InvalidArgument, httpStatus, apierr.TypeBadRequest, http.StatusText(httpStatus)))
+		writeBody(w, r, apierr.Kind{Code: codes.InvalidArgument, HTTPStatus: httpStatus, Type: apierr.TypeBadRequest}.New(http.StatusText(httpStatus)))
 	}
 }
 

@@ -1,20 +1,16 @@
 package middleware_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"buf.build/go/protovalidate"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -24,6 +20,7 @@ import (
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/stytchtest"
 )
 
 func validator(t *testing.T) protovalidate.Validator {
@@ -130,37 +127,6 @@ func TestNewRequestID(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// lines parses the JSON log lines written so far.
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(s.b.Bytes()), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			t.Fatalf("log line is not JSON: %v: %s", err, l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // run composes the chain exactly as grpc.ChainUnaryInterceptor does (first
 // entry outermost) and calls it.
 func run(ctx context.Context, chain middleware.Chain, req any, handler grpc.UnaryHandler) (any, error) {
@@ -260,7 +226,7 @@ func TestDefaultChainErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &stytchtest.Logs{}
 			chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -283,16 +249,7 @@ func TestDefaultChainErrors(t *testing.T) {
 			if !ok {
 				t.Fatalf("error %v is not a status", err)
 			}
-			var se *errorv1.StytchError
-			var info *errdetails.ErrorInfo
-			for _, d := range st.Details() {
-				switch d := d.(type) {
-				case *errorv1.StytchError:
-					se = d
-				case *errdetails.ErrorInfo:
-					info = d
-				}
-			}
+			se, info := apierr.Details(st)
 			if se == nil || info == nil {
 				t.Fatalf("status %v lacks StytchError or ErrorInfo: %v", st.Code(), st.Details())
 			}
@@ -323,7 +280,7 @@ func TestDefaultChainErrors(t *testing.T) {
 				t.Errorf("handler saw request ID %q, the call used %q", handlerID, callID)
 			}
 
-			lines := logs.lines(t)
+			lines := logs.Lines(t)
 			var call, panicked map[string]any
 			for _, l := range lines {
 				switch l["msg"] {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -158,7 +157,7 @@ func recovery(log *slog.Logger) grpc.UnaryServerInterceptor {
 				// request, so they are safe to log.
 				log.Error("panic in handler", "method", info.FullMethod, "request_id", RequestID(ctx),
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				resp, err = nil, apierr.Local(codes.Internal, http.StatusInternalServerError, apierr.TypeInternal, "internal error")
+				resp, err = nil, apierr.Internal.New("internal error")
 			}
 		}()
 		return handler(ctx, req)
@@ -176,10 +175,11 @@ func validate(v protovalidate.Validator) grpc.UnaryServerInterceptor {
 	}
 }
 
-// violationTypes gives Stytch's error type for rules Stytch has a name for.
-var violationTypes = map[string]string{
-	"session_duration_minutes":   apierr.TypeInvalidSessionDurationMinutes,
-	"too_many_session_arguments": apierr.TypeTooManySessionArguments,
+// violationKinds gives Stytch's error type for rules Stytch has a name for,
+// by field path or rule ID.
+var violationKinds = map[string]apierr.Kind{
+	"session_duration_minutes":   apierr.InvalidSessionDurationMinutes,
+	"too_many_session_arguments": apierr.TooManySessionArguments,
 }
 
 // validationError renders protovalidate's verdict as InvalidArgument with a
@@ -188,18 +188,18 @@ var violationTypes = map[string]string{
 func validationError(err error) error {
 	var verr *protovalidate.ValidationError
 	if !errors.As(err, &verr) || len(verr.Violations) == 0 {
-		return apierr.Wrap(err, codes.Internal, http.StatusInternalServerError, apierr.TypeInternal, "request validation failed to run")
+		return apierr.Internal.Wrap(err, "request validation failed to run")
 	}
-	errorType := apierr.TypeBadRequest
+	kind := apierr.BadRequest
 	msgs := make([]string, 0, len(verr.Violations))
 	list := make([]any, 0, len(verr.Violations))
 	for i, v := range verr.Violations {
 		field := protovalidate.FieldPathString(v.Proto.GetField())
 		if i == 0 {
-			if t, ok := violationTypes[field]; ok {
-				errorType = t
-			} else if t, ok := violationTypes[v.Proto.GetRuleId()]; ok {
-				errorType = t
+			if k, ok := violationKinds[field]; ok {
+				kind = k
+			} else if k, ok := violationKinds[v.Proto.GetRuleId()]; ok {
+				kind = k
 			}
 		}
 		msg := v.Proto.GetMessage()
@@ -209,7 +209,7 @@ func validationError(err error) error {
 		msgs = append(msgs, msg)
 		list = append(list, map[string]any{"field": field, "rule": v.Proto.GetRuleId(), "message": v.Proto.GetMessage()})
 	}
-	e := apierr.Wrap(err, codes.InvalidArgument, http.StatusBadRequest, errorType, strings.Join(msgs, "; "))
+	e := kind.Wrap(err, strings.Join(msgs, "; "))
 	e.Body.ErrorDetails, _ = structpb.NewStruct(map[string]any{"violations": list})
 	return e
 }

@@ -1,14 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
+	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/config"
 	"github.com/attestd/attestd/service/server"
 	"github.com/attestd/attestd/service/stytchtest"
@@ -38,30 +37,12 @@ type harness struct {
 	client b2bsessionv1.SessionServiceClient
 	conn   *grpc.ClientConn
 	rest   string
-	logs   *syncBuffer
-}
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *stytchtest.Logs
 }
 
 func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 	t.Helper()
-	h := &harness{stytch: stytchtest.NewServer(t), logs: &syncBuffer{}}
+	h := &harness{stytch: stytchtest.NewServer(t), logs: &stytchtest.Logs{}}
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.BaseURL = h.stytch.URL
@@ -158,16 +139,7 @@ func details(t *testing.T, err error) (*status.Status, *errorv1.StytchError, *er
 	if !ok {
 		t.Fatalf("not a status: %v", err)
 	}
-	var se *errorv1.StytchError
-	var info *errdetails.ErrorInfo
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errorv1.StytchError:
-			se = d
-		case *errdetails.ErrorInfo:
-			info = d
-		}
-	}
+	se, info := apierr.Details(st)
 	if se == nil || info == nil {
 		t.Fatalf("status %v lacks StytchError or ErrorInfo details: %v", st.Code(), st.Details())
 	}

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
@@ -154,14 +153,14 @@ func EncodeClaims(claims *structpb.Struct) ([]byte, error) {
 func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b2bsessionv1.AttestResponse, error) {
 	body, err := EncodeRequest(in)
 	if err != nil {
-		return nil, apierr.Wrap(err, codes.InvalidArgument, http.StatusBadRequest, apierr.TypeBadRequest, "session_custom_claims cannot be represented as JSON")
+		return nil, apierr.BadRequest.Wrap(err, "session_custom_claims cannot be represented as JSON")
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, apierr.Wrap(err, codes.Internal, http.StatusInternalServerError, apierr.TypeInternal, "cannot build the upstream request")
+		return nil, apierr.Internal.Wrap(err, "cannot build the upstream request")
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("Content-Type", "application/json")
@@ -179,8 +178,7 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 	raw, err := readCapped(resp.Body, c.opts.MaxResponseBytes)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, apierr.Wrap(err, codes.Internal, http.StatusBadGateway, apierr.TypeUpstreamResponseTooLarge,
-				fmt.Sprintf("Stytch's answer exceeds %d bytes", c.opts.MaxResponseBytes))
+			return nil, apierr.UpstreamResponseTooLarge.Wrap(err, fmt.Sprintf("Stytch's answer exceeds %d bytes", c.opts.MaxResponseBytes))
 		}
 		return nil, transportError(ctx, err)
 	}
@@ -190,12 +188,10 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 	}
 	out := &b2bsessionv1.AttestResponse{}
 	if err := translate.Unmarshal(raw, out, c.opts.Drift); err != nil {
-		return nil, apierr.Wrap(err, codes.Internal, http.StatusBadGateway, apierr.TypeUpstreamInvalidResponse,
-			"Stytch's answer is not a valid attest response")
+		return nil, apierr.UpstreamInvalidResponse.Wrap(err, "Stytch's answer is not a valid attest response")
 	}
 	if out.GetMemberSession() == nil || out.GetMember() == nil || out.GetOrganization() == nil {
-		return nil, apierr.Local(codes.Internal, http.StatusBadGateway, apierr.TypeUpstreamInvalidResponse,
-			"Stytch's answer lacks member_session, member or organization")
+		return nil, apierr.UpstreamInvalidResponse.New("Stytch's answer lacks member_session, member or organization")
 	}
 	return out, nil
 }
@@ -221,19 +217,15 @@ func readCapped(r io.Reader, limit int64) ([]byte, error) {
 func transportError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-		return apierr.Wrap(err, codes.DeadlineExceeded, http.StatusGatewayTimeout, apierr.TypeUpstreamTimeout,
-			"Stytch did not answer within the call's deadline")
+		return apierr.UpstreamTimeout.Wrap(err, "Stytch did not answer within the call's deadline")
 	case errors.Is(ctx.Err(), context.Canceled):
-		return apierr.Wrap(err, codes.Canceled, apierr.StatusClientClosedRequest, apierr.TypeRequestCanceled,
-			"the call was canceled by its caller")
+		return apierr.RequestCanceled.Wrap(err, "the call was canceled by its caller")
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return apierr.Wrap(err, codes.DeadlineExceeded, http.StatusGatewayTimeout, apierr.TypeUpstreamTimeout,
-			"Stytch did not answer in time")
+		return apierr.UpstreamTimeout.Wrap(err, "Stytch did not answer in time")
 	}
-	return apierr.Wrap(err, codes.Unavailable, http.StatusServiceUnavailable, apierr.TypeUpstreamUnavailable,
-		"Stytch could not be reached or broke off its answer")
+	return apierr.UpstreamUnavailable.Wrap(err, "Stytch could not be reached or broke off its answer")
 }
 
 // wireError is Stytch's error body, plus the OAuth2-style keys some Stytch
@@ -255,10 +247,7 @@ type wireError struct {
 func decodeError(httpStatus int, raw []byte) error {
 	var w wireError
 	if err := json.Unmarshal(raw, &w); err != nil || (w.ErrorType == "" && w.OAuthError == "") {
-		e := apierr.Local(apierr.CodeForHTTPStatus(httpStatus), httpStatus, apierr.TypeUpstreamError,
-			fmt.Sprintf("Stytch answered HTTP %d without a Stytch error body", httpStatus))
-		e.Domain = apierr.DomainStytch
-		return e
+		return apierr.UpstreamError(httpStatus)
 	}
 	body := &errorv1.StytchError{
 		RequestId:    w.RequestID,
