@@ -230,8 +230,10 @@ var byCode = map[codes.Code]Kind{
 	codes.Unauthenticated:    {codes.Unauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	codes.PermissionDenied:   {codes.PermissionDenied, http.StatusForbidden, "permission_denied"},
 	codes.Unimplemented:      {codes.Unimplemented, http.StatusNotImplemented, "unimplemented"},
-	codes.ResourceExhausted:  {codes.ResourceExhausted, http.StatusTooManyRequests, "resource_exhausted"},
-	codes.Aborted:            {codes.Aborted, http.StatusConflict, "aborted"},
+	// grpc-go's message size limit: a REST body within its JSON cap whose
+	// protobuf form is larger (numbers in a Struct grow 4-5x).
+	codes.ResourceExhausted: {codes.ResourceExhausted, http.StatusRequestEntityTooLarge, TypeRequestTooLarge},
+	codes.Aborted:           {codes.Aborted, http.StatusConflict, "aborted"},
 }
 
 // From turns any error into an *Error. Errors already carrying a StytchError

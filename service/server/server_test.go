@@ -346,6 +346,7 @@ func TestRESTEdgeErrors(t *testing.T) {
 		{"string body", "POST", "/v1/b2b/sessions/attest", `"x"`, 400, "bad_request", "invalid request body"},
 		{"truncated body", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","tok`, 400, "bad_request", "invalid request body"},
 		{"claims not an object", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"t","session_custom_claims":[1]}`, 400, "bad_request", "invalid request body"},
+		{"protobuf form over the gRPC limit", "POST", "/v1/b2b/sessions/attest", `{"profile_id":"p","token":"t","session_custom_claims":{"l":[` + strings.Repeat("1,", 1000) + `1]}}`, 413, "request_too_large", "larger than max"},
 		{"unknown route", "POST", "/v1/b2b/sessions/nope", `{}`, 404, "route_not_found", "/v1/b2b/sessions/nope"},
 		{"wrong method", "GET", "/v1/b2b/sessions/attest", ``, 405, "method_not_allowed", "GET"},
 	}
