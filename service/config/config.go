@@ -79,6 +79,7 @@ type Error struct {
 	Problem string
 }
 
+// Error renders the problem as "SETTING: problem".
 func (e *Error) Error() string { return e.Setting + ": " + e.Problem }
 
 // Load reads flags (args, without the program name) over the environment

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -450,6 +452,68 @@ func TestUpstreamDown(t *testing.T) {
 	code, _, body := h.post(t, "/v1/b2b/sessions/attest", validJSON)
 	if m := stytchErrorOf(t, code, body); code != 503 || m["error_type"] != "upstream_unavailable" {
 		t.Errorf("REST: %d %s", code, body)
+	}
+}
+
+// TestUpstreamGarbageBothProtocols: whatever broken answer Stytch gives, both
+// protocols get attestd's error for it, never a success-shaped answer.
+func TestUpstreamGarbageBothProtocols(t *testing.T) {
+	h := start(t, func(c *config.Config) { c.MaxUpstreamResponseBytes = 16 << 10 })
+	full := stytchtest.Full()
+	cases := []struct {
+		name      string
+		answer    http.Handler
+		code      codes.Code
+		status    int
+		errorType string
+	}{
+		{"HTML 502 from a proxy", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
+		}), codes.Unavailable, 502, "upstream_error"},
+		{"truncated success", stytchtest.Respond(200, stytchtest.Typical()[:4000]), codes.Internal, 502, "upstream_invalid_response"},
+		{"empty success", stytchtest.Respond(200, nil), codes.Internal, 502, "upstream_invalid_response"},
+		{"success without member", stytchtest.Respond(200, []byte(`{"status_code":200,"request_id":"r"}`)), codes.Internal, 502, "upstream_invalid_response"},
+		{"answer over the cap", stytchtest.Respond(200, full), codes.Internal, 502, "upstream_response_too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h.stytch.Handle(tc.answer)
+			_, err := h.client.Attest(ctx(t), validRequest())
+			st, se, _ := details(t, err)
+			if st.Code() != tc.code || se.GetErrorType() != tc.errorType || se.GetStatusCode() != int32(tc.status) {
+				t.Errorf("gRPC: %v %v", st.Code(), se)
+			}
+			code, _, body := h.post(t, "/v1/b2b/sessions/attest", validJSON)
+			if m := stytchErrorOf(t, code, body); code != tc.status || m["error_type"] != tc.errorType {
+				t.Errorf("REST: %d %s", code, body)
+			}
+		})
+	}
+}
+
+func TestReflectionListsTheService(t *testing.T) {
+	h := start(t)
+	stream, err := grpc_reflection_v1.NewServerReflectionClient(h.conn).ServerReflectionInfo(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&grpc_reflection_v1.ServerReflectionRequest{
+		MessageRequest: &grpc_reflection_v1.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, svc := range resp.GetListServicesResponse().GetService() {
+		names = append(names, svc.GetName())
+	}
+	if !slices.Contains(names, "stytch.b2b.session.v1.SessionService") || !slices.Contains(names, "grpc.health.v1.Health") {
+		t.Errorf("reflection lists %v", names)
 	}
 }
 
