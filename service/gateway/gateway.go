@@ -110,6 +110,9 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 	}
 	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
 		if ids := md.HeaderMD.Get(middleware.RequestIDHeader); len(ids) > 0 {
+			// The header carries the call's ID; the body keeps Stytch's
+			// request_id when Stytch answered, as Stytch's own errors do.
+			w.Header().Set(requestIDHeader, ids[0])
 			e.WithRequestID(ids[0])
 		}
 	}

@@ -180,6 +180,9 @@ func TestAttestSuccessBothProtocols(t *testing.T) {
 			if !stytchtest.JSONEqual(t, body, stytchtest.Fixture(fixture)) {
 				t.Errorf("REST body is not Stytch's JSON:\n%s", body)
 			}
+			if id := hdr.Get("X-Request-Id"); !strings.HasPrefix(id, "attestd-") {
+				t.Errorf("REST X-Request-Id %q", id)
+			}
 			if ct := hdr.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
@@ -387,6 +390,12 @@ func TestRequestIDPropagates(t *testing.T) {
 	}
 	if m := stytchErrorOf(t, code, body); m["request_id"] != "caller-req-42" {
 		t.Errorf("local error request_id %v", m["request_id"])
+	}
+	// A Stytch error keeps Stytch's request_id in the body; the header still
+	// carries the call's ID.
+	code, hdr, body = h.post(t, "/v1/b2b/sessions/attest", validJSON, "X-Request-Id", "caller-req-44")
+	if m := stytchErrorOf(t, code, body); hdr.Get("X-Request-Id") != "caller-req-44" || m["request_id"] != "request-id-test-fake-0001" {
+		t.Errorf("Stytch error: X-Request-Id %q, body request_id %v", hdr.Get("X-Request-Id"), m["request_id"])
 	}
 	// Over gRPC the same ID comes back in the response header.
 	var header metadata.MD
