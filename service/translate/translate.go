@@ -30,9 +30,9 @@ var MarshalOptions = protojson.MarshalOptions{
 // is an error that names it, so a misspelt field never vanishes silently.
 var RequestUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: false}
 
-// upstreamUnmarshalOptions decodes what Stytch sends: unknown keys are
-// ignored (the drift scan reports them) so a new Stytch field never breaks
-// attestd.
+// upstreamUnmarshalOptions decodes what Stytch sends once an unknown key has
+// been seen: unknown keys are ignored (the drift scan reports them) so a new
+// Stytch field never breaks attestd.
 var upstreamUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: true}
 
 // DriftReporter is told about every key Stytch sent that the protobuf mirror
@@ -43,7 +43,15 @@ type DriftReporter interface {
 
 // Unmarshal decodes a Stytch JSON body into m. Unknown keys are reported to
 // drift (which may be nil) and otherwise ignored.
+//
+// The common case, a body the mirror fully knows, costs one strict decode.
+// Only when that fails is the body decoded again leniently and, if that
+// succeeds, scanned for the unknown keys that made the strict pass fail.
 func Unmarshal(body []byte, m proto.Message, drift DriftReporter) error {
+	if RequestUnmarshalOptions.Unmarshal(body, m) == nil {
+		return nil
+	}
+	proto.Reset(m)
 	if err := upstreamUnmarshalOptions.Unmarshal(body, m); err != nil {
 		return err
 	}

@@ -380,6 +380,22 @@ func BenchmarkDecodeTypical(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeWithDrift is the cost while Stytch sends a key the mirror
+// lacks: a failed strict pass, a lenient pass and the drift scan.
+func BenchmarkDecodeWithDrift(b *testing.B) {
+	var m map[string]any
+	_ = json.Unmarshal(stytchtest.Typical(), &m)
+	m["brand_new_key"] = true
+	body, _ := json.Marshal(m)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := translate.Unmarshal(body, &b2bsessionv1.AttestResponse{}, &recorder{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkEncodeTypical(b *testing.B) {
 	m := &b2bsessionv1.AttestResponse{}
 	if err := translate.Unmarshal(stytchtest.Typical(), m, nil); err != nil {
