@@ -216,10 +216,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("stytch_base_url", c.StytchBaseURL()),
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("http_addr", c.HTTPAddr),
-		slog.Duration("upstream_timeout", c.UpstreamTimeout),
+		slog.String("upstream_timeout", c.UpstreamTimeout.String()),
 		slog.Int64("max_upstream_response_bytes", c.MaxUpstreamResponseBytes),
 		slog.Int64("max_request_bytes", c.MaxRequestBytes),
-		slog.Duration("shutdown_grace", c.ShutdownGrace),
+		slog.String("shutdown_grace", c.ShutdownGrace.String()),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 	)

@@ -29,7 +29,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		_ = s.Shutdown()
 		return 1
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	if err := s.Shutdown(); err != nil {
 		log.Error("unclean shutdown", "error", err.Error())
 		return 1
