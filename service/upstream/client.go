@@ -122,7 +122,13 @@ type attestBody struct {
 	TelemetryID            string          `json:"telemetry_id,omitempty"`
 }
 
+// MaxCustomClaimsBytes is Stytch's cap on session_custom_claims as JSON.
+const MaxCustomClaimsBytes = 4096
+
 // EncodeRequest renders an AttestRequest as the JSON body Stytch expects.
+// It enforces Stytch's 4 KB cap on session_custom_claims here, where the
+// bytes are produced (protovalidate cannot measure serialized size), so an
+// oversized request is refused before anything goes upstream.
 func EncodeRequest(in *b2bsessionv1.AttestRequest) ([]byte, error) {
 	b := attestBody{
 		ProfileID:              in.GetProfileId(),
@@ -133,27 +139,31 @@ func EncodeRequest(in *b2bsessionv1.AttestRequest) ([]byte, error) {
 		SessionJWT:             in.GetSessionJwt(),
 		TelemetryID:            in.GetTelemetryId(),
 	}
-	if in.SessionCustomClaims != nil {
-		claims, err := EncodeClaims(in.GetSessionCustomClaims())
+	if claims := in.GetSessionCustomClaims(); claims != nil {
+		// Compact and deterministic: the bytes Stytch receives, and so the
+		// bytes its limit counts.
+		raw, err := json.Marshal(claims.AsMap())
 		if err != nil {
-			return nil, err
+			return nil, apierr.BadRequest.Wrap(err, "session_custom_claims cannot be represented as JSON")
 		}
-		b.SessionCustomClaims = claims
+		if len(raw) > MaxCustomClaimsBytes {
+			return nil, apierr.CustomClaimsTooLarge.New(fmt.Sprintf(
+				"session_custom_claims is %d bytes as JSON; the limit is %d", len(raw), MaxCustomClaimsBytes))
+		}
+		b.SessionCustomClaims = raw
 	}
-	return json.Marshal(b)
-}
-
-// EncodeClaims renders session custom claims as compact, deterministic JSON:
-// the bytes Stytch receives, and so the bytes its 4 KB limit counts.
-func EncodeClaims(claims *structpb.Struct) ([]byte, error) {
-	return json.Marshal(claims.AsMap())
+	body, err := json.Marshal(b)
+	if err != nil {
+		return nil, apierr.Internal.Wrap(err, "cannot encode the upstream request")
+	}
+	return body, nil
 }
 
 // Attest performs the attest call against Stytch.
 func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b2bsessionv1.AttestResponse, error) {
 	body, err := EncodeRequest(in)
 	if err != nil {
-		return nil, apierr.BadRequest.Wrap(err, "session_custom_claims cannot be represented as JSON")
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()

@@ -815,3 +815,26 @@ func FuzzAttestResponseDecoding(f *testing.F) {
 		}
 	})
 }
+
+// TestCustomClaimsCap: Stytch's 4 KB cap counts the claims' JSON bytes;
+// exactly 4096 passes, one more is refused before anything is sent.
+func TestCustomClaimsCap(t *testing.T) {
+	for _, tc := range []struct {
+		size    int // JSON bytes of the claims object
+		refused bool
+	}{{4095, false}, {4096, false}, {4097, true}, {64 << 10, true}} {
+		// {"k":"…"} is 8 bytes plus the value.
+		claims, err := structpb.NewStruct(map[string]any{"k": strings.Repeat("x", tc.size-8)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = upstream.EncodeRequest(&b2bsessionv1.AttestRequest{ProfileId: "p", Token: "t", SessionCustomClaims: claims})
+		var e *apierr.Error
+		switch {
+		case !tc.refused && err != nil:
+			t.Errorf("%d bytes refused: %v", tc.size, err)
+		case tc.refused && (!errors.As(err, &e) || e.Body.GetErrorType() != "custom_claims_too_large" || e.Code != codes.InvalidArgument):
+			t.Errorf("%d bytes: %v, want custom_claims_too_large", tc.size, err)
+		}
+	}
+}
