@@ -1,4 +1,6 @@
 // Command attestd serves Stytch's B2B session attestation over gRPC and REST.
+// `attestd emulator` serves the Stytch emulator on its own, and
+// `attestd demo-token` mints tokens the emulator's demo profiles accept.
 // See the README for configuration.
 package main
 
@@ -7,13 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/attestd/attestd/service/server"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := server.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -24,15 +25,86 @@ import (
 	"github.com/attestd/attestd/service/stytchtest"
 )
 
-// build compiles the real binary once per test run.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "attestd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+// binary is the attestd built once for all tests (TestMain).
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "attestd-test")
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		panic(err)
 	}
-	return bin
+	binary = filepath.Join(dir, "attestd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build returns the path of the real binary.
+func build(*testing.T) string { return binary }
+
+// proc is a running attestd binary whose stderr is parsed as JSON log lines.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan map[string]any
+	all   *strings.Builder
+	done  chan struct{} // closed when stderr is drained
+}
+
+// startBinary runs bin with args and a clean environment plus env, and
+// returns once a log line with message msg appears (its fields in first).
+func startBinary(t *testing.T, ctx context.Context, bin string, args, env []string, msg string) (*proc, map[string]any) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan map[string]any, 256), all: &strings.Builder{}, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer close(p.lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.all.WriteString(sc.Text() + "\n") // read only after done is closed
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				select {
+				case p.lines <- m:
+				default: // nobody is reading any more
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.done; _ = cmd.Wait() })
+	for m := range p.lines {
+		if m["msg"] == msg {
+			return p, m
+		}
+	}
+	t.Fatalf("%s %v never logged %q:\n%s", bin, args, msg, p.all.String())
+	return nil, nil
+}
+
+// stop sends SIGTERM, waits for exit and returns everything logged.
+func (p *proc) stop(t *testing.T) string {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, p.all.String())
+	}
+	return p.all.String()
 }
 
 // TestBinaryEndToEnd runs the built attestd on random ports in front of a
@@ -43,46 +115,14 @@ func TestBinaryEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append(os.Environ(),
-		"STYTCH_PROJECT_ID="+stytchtest.ProjectID,
-		"STYTCH_SECRET="+stytchtest.Secret,
-		"STYTCH_BASE_URL="+fake.URL,
+	p, serving := startBinary(t, ctx, bin, nil, []string{
+		"STYTCH_PROJECT_ID=" + stytchtest.ProjectID,
+		"STYTCH_SECRET=" + stytchtest.Secret,
+		"STYTCH_BASE_URL=" + fake.URL,
 		"ATTESTD_GRPC_ADDR=127.0.0.1:0",
 		"ATTESTD_HTTP_ADDR=127.0.0.1:0",
-	)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	// Synchronise on the start-up log line, which names the bound ports.
-	lines := make(chan map[string]any, 64)
-	var all strings.Builder
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				lines <- m
-			}
-		}
-	}()
-	var grpcAddr, httpAddr string
-	for m := range lines {
-		if m["msg"] == "attestd serving" {
-			grpcAddr, httpAddr = m["grpc_addr"].(string), m["http_addr"].(string)
-			break
-		}
-	}
-	if grpcAddr == "" {
-		t.Fatalf("attestd never reported serving")
-	}
+	}, "attestd serving")
+	grpcAddr, httpAddr := serving["grpc_addr"].(string), serving["http_addr"].(string)
 
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -112,15 +152,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("gRPC error: %v", err)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for range lines { // drain until stderr closes
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v\n%s", err, all.String())
-	}
-	logs := all.String()
+	logs := p.stop(t)
 	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`, `"secret":"(redacted)"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
@@ -140,7 +172,8 @@ func TestBinaryConfigErrors(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{nil, "STYTCH_PROJECT_ID, STYTCH_SECRET (or STYTCH_SECRET_FILE): not set"},
+		{[]string{"STYTCH_PROJECT_ID=project-test-x"}, "STYTCH_SECRET (or STYTCH_SECRET_FILE): not set"},
+		{[]string{"STYTCH_SECRET=s3cr3t-value"}, "STYTCH_PROJECT_ID: not set"},
 		{[]string{"STYTCH_PROJECT_ID=project-test-x", "STYTCH_SECRET=s3cr3t-value", "ATTESTD_UPSTREAM_TIMEOUT=soon"}, "ATTESTD_UPSTREAM_TIMEOUT"},
 		{[]string{"STYTCH_PROJECT_ID=project-test-x", "STYTCH_SECRET=s3cr3t-value", "STYTCH_BASE_URL=ftp://x"}, "STYTCH_BASE_URL"},
 	}

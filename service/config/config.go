@@ -48,6 +48,12 @@ type Config struct {
 	LogLevel string
 	// LogFormat is json or text (ATTESTD_LOG_FORMAT).
 	LogFormat string
+	// EmulatorAddr is where the embedded Stytch emulator listens when no
+	// credentials are set (ATTESTD_EMULATOR_ADDR); loopback by default.
+	EmulatorAddr string
+	// EmulatorSeed is a seed file for the embedded emulator
+	// (ATTESTD_EMULATOR_SEED); empty means the demo seed.
+	EmulatorSeed string
 }
 
 // Default returns the configuration used when nothing is set.
@@ -61,6 +67,7 @@ func Default() Config {
 		ShutdownGrace:            15 * time.Second,
 		LogLevel:                 "info",
 		LogFormat:                "json",
+		EmulatorAddr:             "127.0.0.1:0",
 	}
 }
 
@@ -129,6 +136,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	dur(&c.ShutdownGrace, "shutdown-grace", "ATTESTD_SHUTDOWN_GRACE", "time for in-flight calls at shutdown")
 	str(&c.LogLevel, "log-level", "ATTESTD_LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "ATTESTD_LOG_FORMAT", "json or text")
+	str(&c.EmulatorAddr, "emulator-addr", "ATTESTD_EMULATOR_ADDR", "embedded Stytch emulator listen address (no credentials)")
+	str(&c.EmulatorSeed, "emulator-seed", "ATTESTD_EMULATOR_SEED", "embedded Stytch emulator seed file (JSON or YAML)")
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
@@ -150,15 +159,15 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 
 // Validate checks every setting and names the first one at fault.
 func (c Config) Validate() error {
-	var missing []string
-	if c.ProjectID == "" {
-		missing = append(missing, "STYTCH_PROJECT_ID")
-	}
-	if c.Secret == "" {
-		missing = append(missing, "STYTCH_SECRET (or STYTCH_SECRET_FILE)")
-	}
-	if len(missing) > 0 {
-		return &Error{strings.Join(missing, ", "), "not set; attestd needs Stytch project credentials (an embedded Stytch emulator for running without them is not available yet)"}
+	switch {
+	case c.ProjectID != "" && c.Secret == "":
+		return &Error{"STYTCH_SECRET (or STYTCH_SECRET_FILE)", "not set; set it with STYTCH_PROJECT_ID to use Stytch, or unset both to run on the embedded emulator"}
+	case c.ProjectID == "" && c.Secret != "":
+		return &Error{"STYTCH_PROJECT_ID", "not set; set it with STYTCH_SECRET to use Stytch, or unset both to run on the embedded emulator"}
+	case c.Emulated() && c.BaseURL != "":
+		return &Error{"STYTCH_BASE_URL", "set without STYTCH_PROJECT_ID and STYTCH_SECRET; a Stytch API (or a standalone `attestd emulator`) needs its credentials"}
+	case !c.Emulated() && c.EmulatorSeed != "":
+		return &Error{"ATTESTD_EMULATOR_SEED", "set together with Stytch credentials; the embedded emulator only runs without them"}
 	}
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
@@ -166,7 +175,7 @@ func (c Config) Validate() error {
 			return &Error{"STYTCH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.BaseURL)}
 		}
 	}
-	for _, a := range []struct{ env, addr string }{{"ATTESTD_GRPC_ADDR", c.GRPCAddr}, {"ATTESTD_HTTP_ADDR", c.HTTPAddr}} {
+	for _, a := range []struct{ env, addr string }{{"ATTESTD_GRPC_ADDR", c.GRPCAddr}, {"ATTESTD_HTTP_ADDR", c.HTTPAddr}, {"ATTESTD_EMULATOR_ADDR", c.EmulatorAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return &Error{a.env, fmt.Sprintf("%q is not a host:port listen address", a.addr)}
 		}
@@ -199,8 +208,16 @@ func (c Config) Level() (slog.Level, error) {
 	return l, nil
 }
 
-// StytchBaseURL is the effective Stytch base URL.
+// Emulated reports emulator mode: no Stytch credentials, so attestd starts
+// the embedded Stytch emulator and uses it as its upstream.
+func (c Config) Emulated() bool { return c.ProjectID == "" && c.Secret == "" }
+
+// StytchBaseURL is the effective Stytch base URL ("" in emulator mode, where
+// the emulator's address is known only once it listens).
 func (c Config) StytchBaseURL() string {
+	if c.Emulated() {
+		return ""
+	}
 	if c.BaseURL != "" {
 		return strings.TrimSuffix(c.BaseURL, "/")
 	}
@@ -210,7 +227,12 @@ func (c Config) StytchBaseURL() string {
 // LogValue prints the configuration with the secret redacted, so the whole
 // struct can be logged at start-up.
 func (c Config) LogValue() slog.Value {
+	mode := "stytch"
+	if c.Emulated() {
+		mode = "emulator"
+	}
 	return slog.GroupValue(
+		slog.String("mode", mode),
 		slog.String("project_id", c.ProjectID),
 		slog.Any("secret", c.Secret),
 		slog.String("stytch_base_url", c.StytchBaseURL()),
@@ -222,6 +244,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("shutdown_grace", c.ShutdownGrace.String()),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
+		slog.String("emulator_addr", c.EmulatorAddr),
+		slog.String("emulator_seed", c.EmulatorSeed),
 	)
 }
 

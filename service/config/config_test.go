@@ -72,6 +72,7 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownGrace:            15 * time.Second,
 		LogLevel:                 "info",
 		LogFormat:                "json",
+		EmulatorAddr:             "127.0.0.1:0",
 	}
 	if got != want {
 		t.Errorf("Load with credentials only:\n got %s\nwant %s", fields(got), fields(want))
@@ -107,6 +108,7 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_SHUTDOWN_GRACE", "0s",
 		"ATTESTD_LOG_LEVEL", "debug",
 		"ATTESTD_LOG_FORMAT", "text",
+		"ATTESTD_EMULATOR_ADDR", "127.0.0.1:6002",
 	))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -123,6 +125,7 @@ func TestLoadFromEnv(t *testing.T) {
 		ShutdownGrace:            0,
 		LogLevel:                 "debug",
 		LogFormat:                "text",
+		EmulatorAddr:             "127.0.0.1:6002",
 	}
 	if got != want {
 		t.Errorf("Load from env:\n got %s\nwant %s", fields(got), fields(want))
@@ -163,6 +166,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-shutdown-grace", "30s",
 		"-log-level", "warn",
 		"-log-format", "json",
+		"-emulator-addr", "127.0.0.1:7003",
 	}, getenv)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -179,6 +183,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		ShutdownGrace:            30 * time.Second,
 		LogLevel:                 "warn",
 		LogFormat:                "json",
+		EmulatorAddr:             "127.0.0.1:7003",
 	}
 	if got != want {
 		t.Errorf("flags over env:\n got %s\nwant %s", fields(got), fields(want))
@@ -306,32 +311,42 @@ func TestLowestAcceptedValues(t *testing.T) {
 	}
 }
 
-func TestMissingCredentials(t *testing.T) {
+func TestHalfCredentials(t *testing.T) {
 	cases := []struct {
-		name     string
-		kv       []string
-		names    []string
-		notNamed []string
+		name    string
+		kv      []string
+		setting string
 	}{
-		{"neither", []string{"STYTCH_PROJECT_ID", "", "STYTCH_SECRET", ""}, []string{"STYTCH_PROJECT_ID", "STYTCH_SECRET"}, nil},
-		{"no project ID", []string{"STYTCH_PROJECT_ID", ""}, []string{"STYTCH_PROJECT_ID"}, []string{"STYTCH_SECRET"}},
-		{"no secret", []string{"STYTCH_SECRET", ""}, []string{"STYTCH_SECRET"}, []string{"STYTCH_PROJECT_ID"}},
+		{"no project ID", []string{"STYTCH_PROJECT_ID", ""}, "STYTCH_PROJECT_ID"},
+		{"no secret", []string{"STYTCH_SECRET", ""}, "STYTCH_SECRET (or STYTCH_SECRET_FILE)"},
+		{"base URL without credentials", []string{"STYTCH_PROJECT_ID", "", "STYTCH_SECRET", "", "STYTCH_BASE_URL", "http://127.0.0.1:9"}, "STYTCH_BASE_URL"},
+		{"seed with credentials", []string{"ATTESTD_EMULATOR_SEED", "seed.yaml"}, "ATTESTD_EMULATOR_SEED"},
+		{"bad emulator address", []string{"STYTCH_PROJECT_ID", "", "STYTCH_SECRET", "", "ATTESTD_EMULATOR_ADDR", "nope"}, "ATTESTD_EMULATOR_ADDR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := config.Load(nil, env(tc.kv...))
-			e := configErr(t, err)
-			for _, n := range tc.names {
-				if !strings.Contains(e.Setting, n) {
-					t.Errorf("Setting %q does not name %s", e.Setting, n)
-				}
-			}
-			for _, n := range tc.notNamed {
-				if strings.Contains(e.Setting, n) {
-					t.Errorf("Setting %q names %s, which is set", e.Setting, n)
-				}
+			if e := configErr(t, err); e.Setting != tc.setting {
+				t.Errorf("Setting %q, want %q (%v)", e.Setting, tc.setting, err)
 			}
 		})
+	}
+}
+
+// Without credentials attestd runs on the embedded emulator.
+func TestEmulatorMode(t *testing.T) {
+	c, err := config.Load([]string{"-emulator-seed", "my-seed.yaml"}, env("STYTCH_PROJECT_ID", "", "STYTCH_SECRET", ""))
+	if err != nil {
+		t.Fatalf("Load without credentials: %v", err)
+	}
+	if !c.Emulated() || c.StytchBaseURL() != "" || c.EmulatorAddr != "127.0.0.1:0" || c.EmulatorSeed != "my-seed.yaml" {
+		t.Errorf("emulator mode: Emulated=%v base=%q addr=%q seed=%q", c.Emulated(), c.StytchBaseURL(), c.EmulatorAddr, c.EmulatorSeed)
+	}
+	if !strings.Contains(c.String(), "mode=emulator") {
+		t.Errorf("String() = %s, want mode=emulator", c)
+	}
+	if c, _ := config.Load(nil, env()); c.Emulated() || !strings.Contains(c.String(), "mode=stytch") {
+		t.Errorf("with credentials: Emulated=%v, %s", c.Emulated(), c)
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log := NewLogger(cfg, stderr)
 	s, err := Start(ctx, cfg, log)
+	var cfgErr *config.Error
+	if errors.As(err, &cfgErr) { // e.g. a malformed emulator seed
+		fmt.Fprintf(stderr, "attestd: invalid configuration: %v\n", cfgErr)
+		return 2
+	}
 	if err != nil {
 		log.Error("attestd cannot start", "error", err.Error())
 		return 1

@@ -23,6 +23,7 @@ import (
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/attest"
 	"github.com/attestd/attestd/service/config"
+	"github.com/attestd/attestd/service/emulator"
 	"github.com/attestd/attestd/service/gateway"
 	"github.com/attestd/attestd/service/middleware"
 	"github.com/attestd/attestd/service/translate"
@@ -43,6 +44,7 @@ type Server struct {
 	grpcLis  net.Listener
 	httpLis  net.Listener
 	drift    *translate.DriftLog
+	emulator *emulator.Listener // nil unless in emulator mode
 	serveErr chan error
 
 	shutdownOnce sync.Once
@@ -68,10 +70,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	}
 	s.grpc = grpc.NewServer(chainOpt, grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)))
 
+	up := target{baseURL: cfg.StytchBaseURL(), projectID: cfg.ProjectID, secret: cfg.Secret.Reveal()}
+	if cfg.Emulated() {
+		if s.emulator, up, err = startEmulator(cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	client := upstream.New(upstream.Options{
-		BaseURL:          cfg.StytchBaseURL(),
-		ProjectID:        cfg.ProjectID,
-		Secret:           cfg.Secret.Reveal(),
+		BaseURL:          up.baseURL,
+		ProjectID:        up.projectID,
+		Secret:           up.secret,
 		Timeout:          cfg.UpstreamTimeout,
 		MaxResponseBytes: cfg.MaxUpstreamResponseBytes,
 		UserAgent:        "attestd/" + Version,
@@ -83,10 +91,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	reflection.Register(s.grpc)
 
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		_ = stopEmulator(ctx, s.emulator)
 		return nil, fmt.Errorf("ATTESTD_GRPC_ADDR: %w", err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.grpcLis.Close()
+		_ = stopEmulator(ctx, s.emulator)
 		return nil, fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
 	}
 
@@ -145,6 +155,15 @@ func (s *Server) GRPCAddr() net.Addr { return s.grpcLis.Addr() }
 // HTTPAddr is the bound REST address.
 func (s *Server) HTTPAddr() net.Addr { return s.httpLis.Addr() }
 
+// EmulatorURL is the embedded Stytch emulator's base URL; "" unless in
+// emulator mode.
+func (s *Server) EmulatorURL() string {
+	if s.emulator == nil {
+		return ""
+	}
+	return s.emulator.URL()
+}
+
 // Drift exposes the unknown-key counts seen in Stytch's answers.
 func (s *Server) Drift() *translate.DriftLog { return s.drift }
 
@@ -185,9 +204,13 @@ func (s *Server) shutdown() error {
 		<-stopped
 	}
 	connErr := s.conn.Close()
+	emuErr := stopEmulator(ctx, s.emulator)
 	if httpErr != nil {
 		s.http.Close()
 		return fmt.Errorf("REST listener did not drain within %s: %w", s.cfg.ShutdownGrace, httpErr)
+	}
+	if emuErr != nil {
+		return fmt.Errorf("embedded emulator did not drain within %s: %w", s.cfg.ShutdownGrace, emuErr)
 	}
 	return connErr
 }
@@ -195,4 +218,5 @@ func (s *Server) shutdown() error {
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
+	_ = stopEmulator(context.Background(), s.emulator)
 }
