@@ -14,7 +14,7 @@ FUZZTIME ?= 10s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-run: ## run attestd (needs STYTCH_PROJECT_ID and STYTCH_SECRET)
+run: ## run attestd (on the embedded Stytch emulator unless STYTCH_PROJECT_ID and STYTCH_SECRET are set)
 	go run ./cmd/attestd
 
 test: deps check unit fuzz ## the whole test suite: what CI runs
