@@ -34,7 +34,7 @@ type attestRequest struct {
 	ProfileID              *string         `json:"profile_id"`
 	Token                  *string         `json:"token"`
 	OrganizationID         *string         `json:"organization_id"`
-	SessionDurationMinutes *int32          `json:"session_duration_minutes"`
+	SessionDurationMinutes *int64          `json:"session_duration_minutes"`
 	SessionCustomClaims    json.RawMessage `json:"session_custom_claims"`
 	SessionToken           *string         `json:"session_token"`
 	SessionJWT             *string         `json:"session_jwt"`
@@ -96,15 +96,27 @@ func (e *Emulator) attestBody(r *http.Request, p *project) ([]byte, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	// Every check runs before any state changes, so a failed attest leaves
+	// no member created or activated and no session touched.
 	now := e.stamp()
-	member, aerr := p.member(c, org, now)
+	member, isNew, aerr := p.member(c, org, now)
 	if aerr != nil {
 		return nil, aerr
 	}
-	s, aerr := e.session(p, c, org, member, now, r)
+	s, aerr := e.existingSession(p, c, member, now)
 	if aerr != nil {
 		return nil, aerr
 	}
+	claims, aerr := mergeClaims(s, c.claims)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if isNew {
+		p.members[memberKey(org.OrganizationID, member.EmailAddress)] = member
+	} else if member.Status == "invited" || member.Status == "pending" {
+		member.Status, member.UpdatedAt = "active", &now // first authentication activates
+	}
+	s = e.upsertSession(p, s, c, org, member, claims, now, r)
 	jwt, err := e.sessionJWT(p, s, org, now)
 	if err != nil {
 		return nil, errorf(typeInternal, "The session JWT could not be signed.")
@@ -154,7 +166,7 @@ func parseRequest(r *http.Request) (*call, *apiError) {
 	case str(q.SessionToken) != "" && str(q.SessionJWT) != "":
 		return nil, errorf(typeTooManySessionArgs, "Only one of session_token and session_jwt may be provided.")
 	}
-	minutes := int32(defaultDurationMinutes)
+	minutes := int64(defaultDurationMinutes)
 	if q.SessionDurationMinutes != nil {
 		minutes = *q.SessionDurationMinutes
 		if minutes < minDurationMinutes || minutes > maxDurationMinutes {
@@ -176,14 +188,13 @@ func parseClaims(c *call) *apiError {
 	if raw[0] != '{' {
 		return errorf(typeClaimsNotJSONObject, "session_custom_claims must be a JSON object.")
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil || compact.Len() > maxCustomClaimsBytes {
-		return errorf(typeClaimsTooLarge, "session_custom_claims must be at most %d bytes.", maxCustomClaimsBytes)
-	}
-	dec := json.NewDecoder(&compact)
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep numbers exactly as sent
 	if err := dec.Decode(&c.claims); err != nil {
 		return errorf(typeClaimsNotJSONObject, "session_custom_claims must be a JSON object.")
+	}
+	if claimsSize(c.claims) > maxCustomClaimsBytes {
+		return errorf(typeClaimsTooLarge, "session_custom_claims must be at most %d bytes.", maxCustomClaimsBytes)
 	}
 	for k := range c.claims {
 		if strings.HasPrefix(k, "https://stytch.com/") {
@@ -196,7 +207,7 @@ func parseClaims(c *call) *apiError {
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return te.Field + " must be a JSON " + te.Type.String() + ", not " + te.Value + "."
+		return te.Field + " must be " + wire.JSONKind(te.Type) + ", not a JSON " + te.Value + "."
 	}
 	if errors.Is(err, io.EOF) {
 		return "the body is empty."
@@ -236,26 +247,22 @@ func (p *project) resolveOrganization(c *call) (*organization, *apiError) {
 	return nil, errorf(typeMissingOrgClaim, "organization_id is required when the token carries no organization claim.")
 }
 
-// member finds the Member by the token's email, or creates it when the
-// profile allows JIT provisioning.
-func (p *project) member(c *call, org *organization, now time.Time) (*wire.Member, *apiError) {
+// member finds the Member by the token's email, or (isNew) builds the one
+// JIT provisioning will create when the profile allows it.
+func (p *project) member(c *call, org *organization, now time.Time) (m *wire.Member, isNew bool, aerr *apiError) {
 	if org.suspended {
-		return nil, errorf(typeOrganizationSuspend, "Organization %s is suspended.", org.OrganizationID)
+		return nil, false, errorf(typeOrganizationSuspend, "Organization %s is suspended.", org.OrganizationID)
 	}
-	key := memberKey(org.OrganizationID, c.identity.Email)
-	if m := p.members[key]; m != nil && m.Status != "deleted" {
-		if m.Status == "invited" || m.Status == "pending" {
-			m.Status, m.UpdatedAt = "active", &now // first authentication activates
-		}
-		return m, nil
+	if m := p.members[memberKey(org.OrganizationID, c.identity.Email)]; m != nil && m.Status != "deleted" {
+		return m, false, nil
 	}
 	if !c.profile.CanJITProvision {
-		return nil, errorf(typeMemberNotFound, "No member with the token's email exists in organization %s.", org.OrganizationID)
+		return nil, false, errorf(typeMemberNotFound, "No member with the token's email exists in organization %s.", org.OrganizationID)
 	}
 	if c.identity.Organization == "" {
-		return nil, errorf(typeMissingOrgClaim, "The profile allows JIT provisioning, so the token must carry an organization claim.")
+		return nil, false, errorf(typeMissingOrgClaim, "The profile allows JIT provisioning, so the token must carry an organization claim.")
 	}
-	m := &wire.Member{
+	m = &wire.Member{
 		OrganizationID:       org.OrganizationID,
 		MemberID:             newID("member", p.env),
 		EmailAddress:         c.identity.Email,
@@ -269,24 +276,20 @@ func (p *project) member(c *call, org *organization, now time.Time) (*wire.Membe
 		m.Roles = append(m.Roles, wire.MemberRole{RoleID: r, Sources: []wire.MemberRoleSource{{Type: "direct_assignment"}}})
 	}
 	memberDefaults(m, now)
-	p.members[key] = m
-	return m, nil
+	return m, true, nil
 }
 
-// session creates a new session, or extends the one named by session_token
-// or session_jwt with a trusted_auth_token factor.
-func (e *Emulator) session(p *project, c *call, org *organization, m *wire.Member, now time.Time, r *http.Request) (*session, *apiError) {
-	s, aerr := e.existingSession(p, c, m, now)
-	if aerr != nil {
-		return nil, aerr
-	}
+// mergeClaims applies the request's session_custom_claims to the session's
+// (s is nil for a new session): null deletes, reserved claims are ignored,
+// and the result must stay within 4 KB.
+func mergeClaims(s *session, req map[string]any) (map[string]any, *apiError) {
 	claims := map[string]any{}
 	if s != nil {
 		for k, v := range s.state.CustomClaims {
 			claims[k] = v
 		}
 	}
-	for k, v := range c.claims {
+	for k, v := range req {
 		switch {
 		case reservedClaims[k]:
 		case v == nil:
@@ -295,9 +298,27 @@ func (e *Emulator) session(p *project, c *call, org *organization, m *wire.Membe
 			claims[k] = v
 		}
 	}
-	if b, _ := json.Marshal(claims); len(b) > maxCustomClaimsBytes {
+	if claimsSize(claims) > maxCustomClaimsBytes {
 		return nil, errorf(typeClaimsTooLarge, "The session's custom claims would exceed %d bytes.", maxCustomClaimsBytes)
 	}
+	return claims, nil
+}
+
+// claimsSize is the size of claims as compact JSON without HTML escaping,
+// the one measure for the request and for the merged result.
+func claimsSize(claims map[string]any) int {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(claims); err != nil {
+		return maxCustomClaimsBytes + 1
+	}
+	return b.Len() - 1 // Encode's newline
+}
+
+// upsertSession creates a new session (s nil) or extends s: a
+// trusted_auth_token factor, the new expiry, the merged claims and roles.
+func (e *Emulator) upsertSession(p *project, s *session, c *call, org *organization, m *wire.Member, claims map[string]any, now time.Time, r *http.Request) *session {
 	if s == nil {
 		s = &session{token: newSessionToken(), state: wire.MemberSession{
 			MemberSessionID:  newID("member-session", p.env),
@@ -317,7 +338,7 @@ func (e *Emulator) session(p *project, c *call, org *organization, m *wire.Membe
 	st.Roles = sessionRoles(m, c.identity.RoleIDs)
 	addFactor(st, c.identity.TokenID, now)
 	st.Normalize()
-	return s, nil
+	return s
 }
 
 // existingSession finds the session named by session_token or session_jwt;

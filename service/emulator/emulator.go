@@ -284,7 +284,10 @@ func (e *Emulator) routes() {
 	e.mux.HandleFunc("GET /v1/b2b/sessions/jwks/{project_id}", e.jwks)
 	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == "/v1/b2b/sessions/attest" || strings.HasPrefix(p, "/v1/b2b/sessions/jwks/") {
+		// A JWKS path exists (for GET) only with exactly one project segment.
+		project, jwks := strings.CutPrefix(p, "/v1/b2b/sessions/jwks/")
+		jwks = jwks && project != "" && !strings.Contains(project, "/")
+		if p == "/v1/b2b/sessions/attest" || jwks {
 			w.Header().Set("Allow", map[bool]string{true: "POST", false: "GET"}[p == "/v1/b2b/sessions/attest"])
 			e.fail(w, r, "", errorf(typeMethodNotAllowed, "%s is not allowed on %s.", r.Method, p))
 			return

@@ -82,7 +82,23 @@ type Error struct {
 	Problem string
 }
 
-func (e *Error) Error() string { return "seed file " + e.File + ": " + e.Problem }
+func (e *Error) Error() string { return "seed file " + e.File + ": " + oneLine(e.Problem) }
+
+// oneLine joins a multi-line message (YAML's list of errors) into one.
+func oneLine(s string) string {
+	var b strings.Builder
+	for i, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if i > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(strings.TrimSpace(l))
+	}
+	return b.String()
+}
 
 // Load reads and checks a seed file; .json is JSON, anything else is YAML
 // (of which JSON is a subset).
@@ -101,9 +117,9 @@ func Load(path string) (*Seed, error) {
 // Parse decodes and checks a seed; name is used in errors.
 func Parse(name string, data []byte) (*Seed, error) {
 	if !strings.EqualFold(filepath.Ext(name), ".json") {
-		j, err := yaml.YAMLToJSON(data)
+		j, err := yaml.YAMLToJSONStrict(data) // strict: a duplicate key is an error
 		if err != nil {
-			return nil, &Error{name, "not valid YAML: " + strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: ")}
+			return nil, &Error{name, "not valid YAML: " + oneLine(strings.TrimPrefix(err.Error(), "yaml: "))}
 		}
 		data = j
 	}
@@ -127,7 +143,7 @@ func describeJSONError(err error) string {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		return fmt.Sprintf("%s: expected %s, found a JSON %s", te.Field, te.Type, te.Value)
+		return fmt.Sprintf("%s: expected %s, found a JSON %s", te.Field, wire.JSONKind(te.Type), te.Value)
 	case errors.As(err, &se):
 		return fmt.Sprintf("not valid JSON at byte %d: %v", se.Offset, err)
 	case errors.Is(err, io.EOF):
@@ -155,7 +171,10 @@ func (s *Seed) check() error {
 			return fmt.Errorf("%s: set both project_id and secret, or neither (to use the emulator's configured credentials)", at)
 		}
 		if projectIDs[p.ProjectID] {
-			return fmt.Errorf("%s.project_id: %q appears twice (only one project may use the configured credentials)", at, p.ProjectID)
+			if p.ProjectID == "" {
+				return fmt.Errorf("%s: only one project may leave out project_id and secret (it takes the configured credentials)", at)
+			}
+			return fmt.Errorf("%s.project_id: %q appears twice", at, p.ProjectID)
 		}
 		projectIDs[p.ProjectID] = true
 		if err := p.check(at); err != nil {
@@ -177,7 +196,7 @@ func (p *Project) check(at string) error {
 		}
 		profiles[pr.ProfileID] = true
 		if _, err := trustedtoken.New(pr.VerifierConfig()); err != nil {
-			return fmt.Errorf("%s (%s): %w", where, pr.ProfileID, err)
+			return fmt.Errorf("%s: %w", where, err)
 		}
 	}
 	orgIDs, slugs, externals, memberIDs := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}

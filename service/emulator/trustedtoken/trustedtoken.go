@@ -244,24 +244,30 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, *Failure)
 	if err != nil {
 		return nil, fail(TypeInvalidToken, "The profile's verification keys could not be loaded: %v", err)
 	}
-	var std jwt.Claims
-	all := map[string]any{}
-	verified, candidates := false, 0
+	var verified any // the key whose signature check passed
+	candidates := 0
 	for _, k := range keys {
 		if h.KeyID != "" && k.KeyID != h.KeyID {
 			continue
 		}
 		candidates++
-		if tok.Claims(k.Key, &std, &all) == nil {
-			verified = true
+		if tok.Claims(k.Key) == nil {
+			verified = k.Key
 			break
 		}
 	}
 	switch {
 	case candidates == 0:
 		return nil, fail(TypeInvalidToken, "The token's key ID %q matches none of the profile's keys.", h.KeyID)
-	case !verified:
+	case verified == nil:
 		return nil, fail(TypeInvalidToken, "The token's signature does not verify with the profile's keys.")
+	}
+	// Decoded after the signature check, so that a mistyped registered
+	// claim is not reported as a bad signature.
+	var std jwt.Claims
+	all := map[string]any{}
+	if tok.Claims(verified, &std, &all) != nil {
+		return nil, fail(TypeInvalidToken, "The token's registered claims are malformed (iss, sub and jti must be strings, aud a string or an array of strings, exp, nbf and iat numbers).")
 	}
 	if f := v.checkRegistered(&std); f != nil {
 		return nil, f

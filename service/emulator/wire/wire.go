@@ -15,6 +15,7 @@ package wire
 
 import (
 	"maps"
+	"reflect"
 	"time"
 )
 
@@ -745,4 +746,26 @@ func cloneAny(v any) any {
 	default:
 		return v
 	}
+}
+
+// JSONKind names a Go type as the JSON value that decodes into it ("a
+// string", "an integer", …), for error messages written for people who
+// write JSON, not Go.
+func JSONKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return JSONKind(t.Elem())
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	}
+	return "a number"
 }
