@@ -14,10 +14,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 )
@@ -47,6 +50,10 @@ const (
 	TypeUpstreamError                 = "upstream_error"
 	TypeRequestCanceled               = "request_canceled"
 	TypeInternal                      = "internal_server_error"
+	TypeUnauthorizedCredentials       = "unauthorized_credentials"
+	TypeTooManyRequests               = "too_many_requests"
+	TypeUpstreamOverloaded            = "upstream_overloaded"
+	TypeUpstreamCircuitOpen           = "upstream_circuit_open"
 )
 
 // StatusClientClosedRequest is the de-facto HTTP status for a call its
@@ -62,6 +69,9 @@ type Error struct {
 	Body *errorv1.StytchError
 	// Domain is the ErrorInfo domain: DomainStytch or DomainAttestd.
 	Domain string
+	// RetryAfter, when positive, tells the caller when a retry may succeed:
+	// a google.rpc.RetryInfo detail over gRPC, Retry-After over REST.
+	RetryAfter time.Duration
 	// cause is kept for errors.Is/As and logs; it is never sent to callers.
 	cause error
 }
@@ -89,7 +99,11 @@ func (e *Error) Status() *status.Status {
 			"request_id":  e.Body.GetRequestId(),
 		},
 	}
-	withDetails, err := st.WithDetails(e.Body, info)
+	details := []protoadapt.MessageV1{e.Body, info}
+	if e.RetryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
+	}
+	withDetails, err := st.WithDetails(details...)
 	if err != nil { // only if a detail cannot be marshalled: never for these types
 		return st
 	}
@@ -123,6 +137,17 @@ var (
 	UpstreamResponseTooLarge      = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamResponseTooLarge}
 	RequestCanceled               = Kind{codes.Canceled, StatusClientClosedRequest, TypeRequestCanceled}
 	Internal                      = Kind{codes.Internal, http.StatusInternalServerError, TypeInternal}
+	// UnauthorizedCredentials: a caller without valid attestd credentials
+	// (bearer token). Stytch's name for the same failure.
+	UnauthorizedCredentials = Kind{codes.Unauthenticated, http.StatusUnauthorized, TypeUnauthorizedCredentials}
+	// TooManyRequests: the caller's rate limit. Stytch's name and status.
+	TooManyRequests = Kind{codes.ResourceExhausted, http.StatusTooManyRequests, TypeTooManyRequests}
+	// UpstreamOverloaded: load shed, every upstream slot busy and the queue
+	// full.
+	UpstreamOverloaded = Kind{codes.ResourceExhausted, http.StatusServiceUnavailable, TypeUpstreamOverloaded}
+	// UpstreamCircuitOpen: Stytch has been failing; calls fail fast until a
+	// probe succeeds.
+	UpstreamCircuitOpen = Kind{codes.Unavailable, http.StatusServiceUnavailable, TypeUpstreamCircuitOpen}
 )
 
 // New builds an error of this kind.
@@ -172,6 +197,8 @@ var stytchTypes = map[string]bool{
 	TypeTooManySessionArguments:       true,
 	TypeCustomClaimsTooLarge:          true,
 	TypeInternal:                      true,
+	TypeUnauthorizedCredentials:       true,
+	TypeTooManyRequests:               true,
 }
 
 func docURL(httpStatus int, errorType string) string {
@@ -268,7 +295,7 @@ func FromStatus(st *status.Status) *Error {
 		if domain == "" {
 			domain = DomainStytch
 		}
-		return &Error{Code: st.Code(), Body: body, Domain: domain}
+		return &Error{Code: st.Code(), Body: body, Domain: domain, RetryAfter: retryAfter(st)}
 	}
 	k, ok := byCode[st.Code()]
 	if !ok {
@@ -277,6 +304,16 @@ func FromStatus(st *status.Status) *Error {
 	e := k.New(st.Message())
 	e.Code = st.Code()
 	return e
+}
+
+// retryAfter reads a status's google.rpc.RetryInfo (0 without one).
+func retryAfter(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			return r.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
 }
 
 // Details returns the StytchError and ErrorInfo a status carries (nil for

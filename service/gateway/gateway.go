@@ -14,7 +14,9 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -149,6 +151,10 @@ func writeBody(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
 		e.Body.StatusCode = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		// Whole seconds, rounded up: RFC 9110 delay-seconds.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 	w.WriteHeader(int(e.Body.GetStatusCode()))
 	_, _ = w.Write(body)
 }
