@@ -54,6 +54,47 @@ type Config struct {
 	// EmulatorSeed is a seed file for the embedded emulator
 	// (ATTESTD_EMULATOR_SEED); empty means the demo seed.
 	EmulatorSeed string
+
+	// TLSCertFile and TLSKeyFile turn on TLS for both listeners
+	// (ATTESTD_TLS_CERT_FILE, ATTESTD_TLS_KEY_FILE); reloaded when the files
+	// change and on SIGHUP.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile requires callers to present a certificate signed by
+	// one of these CAs: mutual TLS (ATTESTD_TLS_CLIENT_CA_FILE).
+	TLSClientCAFile string
+	// TLSAllowedClients is a comma-separated allow-list of client identities
+	// (SAN DNS names or URIs); empty admits any certificate the CA signed
+	// (ATTESTD_TLS_ALLOWED_CLIENTS).
+	TLSAllowedClients string
+	// AuthTokensFile holds caller bearer tokens, one "name token" per line;
+	// set, every call must carry one (ATTESTD_AUTH_TOKENS_FILE).
+	AuthTokensFile string
+	// AuthExempt lists what needs no caller credentials: health and/or
+	// reflection, comma-separated, or "none" (ATTESTD_AUTH_EXEMPT).
+	AuthExempt string
+	// RateLimit is each caller's sustained calls per second; 0 is no limit
+	// (ATTESTD_RATE_LIMIT).
+	RateLimit float64
+	// RateBurst is each caller's burst above RateLimit (ATTESTD_RATE_BURST).
+	RateBurst int64
+	// MaxCallDeadline caps any call's deadline, whatever the caller asks
+	// (ATTESTD_MAX_CALL_DEADLINE).
+	MaxCallDeadline time.Duration
+	// MaxMetadataBytes caps a call's headers: gRPC metadata or HTTP header
+	// block (ATTESTD_MAX_METADATA_BYTES).
+	MaxMetadataBytes int64
+	// UpstreamMaxConcurrent bounds calls in flight to Stytch
+	// (ATTESTD_UPSTREAM_MAX_CONCURRENT).
+	UpstreamMaxConcurrent int64
+	// UpstreamMaxQueue bounds calls waiting for an upstream slot; beyond
+	// it calls are shed (ATTESTD_UPSTREAM_MAX_QUEUE).
+	UpstreamMaxQueue int64
+	// BreakerFailures consecutive upstream failures open the circuit
+	// (ATTESTD_BREAKER_FAILURES).
+	BreakerFailures int64
+	// BreakerCooldown is how long the circuit stays open before a probe
+	// (ATTESTD_BREAKER_COOLDOWN).
+	BreakerCooldown time.Duration
 }
 
 // Default returns the configuration used when nothing is set.
@@ -68,6 +109,14 @@ func Default() Config {
 		LogLevel:                 "info",
 		LogFormat:                "json",
 		EmulatorAddr:             "127.0.0.1:0",
+		AuthExempt:               "health",
+		RateBurst:                20,
+		MaxCallDeadline:          30 * time.Second,
+		MaxMetadataBytes:         16 << 10,
+		UpstreamMaxConcurrent:    64,
+		UpstreamMaxQueue:         256,
+		BreakerFailures:          5,
+		BreakerCooldown:          10 * time.Second,
 	}
 }
 
@@ -124,6 +173,16 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 		fs.Int64Var(p, name, *p, usage+" ("+env+")")
 	}
+	float := func(p *float64, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				errs = append(errs, &Error{env, fmt.Sprintf("%q is not a number", v)})
+			}
+			*p = f
+		}
+		fs.Float64Var(p, name, *p, usage+" ("+env+")")
+	}
 	str(&c.ProjectID, "project-id", "STYTCH_PROJECT_ID", "Stytch project ID")
 	c.Secret = Secret(getenv("STYTCH_SECRET")) // no flag: argv is visible to every local user
 	fs.StringVar(&secretFile, "secret-file", secretFile, "file holding the Stytch secret (STYTCH_SECRET_FILE)")
@@ -138,6 +197,20 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	str(&c.LogFormat, "log-format", "ATTESTD_LOG_FORMAT", "json or text")
 	str(&c.EmulatorAddr, "emulator-addr", "ATTESTD_EMULATOR_ADDR", "embedded Stytch emulator listen address (no credentials)")
 	str(&c.EmulatorSeed, "emulator-seed", "ATTESTD_EMULATOR_SEED", "embedded Stytch emulator seed file (JSON or YAML)")
+	str(&c.TLSCertFile, "tls-cert-file", "ATTESTD_TLS_CERT_FILE", "TLS certificate (PEM) for both listeners")
+	str(&c.TLSKeyFile, "tls-key-file", "ATTESTD_TLS_KEY_FILE", "TLS private key (PEM)")
+	str(&c.TLSClientCAFile, "tls-client-ca-file", "ATTESTD_TLS_CLIENT_CA_FILE", "CA bundle for client certificates (mutual TLS)")
+	str(&c.TLSAllowedClients, "tls-allowed-clients", "ATTESTD_TLS_ALLOWED_CLIENTS", "allowed client identities, comma-separated SAN DNS names or URIs")
+	str(&c.AuthTokensFile, "auth-tokens-file", "ATTESTD_AUTH_TOKENS_FILE", "caller bearer tokens, one \"name token\" per line")
+	str(&c.AuthExempt, "auth-exempt", "ATTESTD_AUTH_EXEMPT", "health, reflection (comma-separated) or none")
+	float(&c.RateLimit, "rate-limit", "ATTESTD_RATE_LIMIT", "calls per second per caller (0: off)")
+	size(&c.RateBurst, "rate-burst", "ATTESTD_RATE_BURST", "burst per caller")
+	dur(&c.MaxCallDeadline, "max-call-deadline", "ATTESTD_MAX_CALL_DEADLINE", "cap on any call's deadline")
+	size(&c.MaxMetadataBytes, "max-metadata-bytes", "ATTESTD_MAX_METADATA_BYTES", "cap on a call's headers")
+	size(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", "ATTESTD_UPSTREAM_MAX_CONCURRENT", "calls in flight to Stytch")
+	size(&c.UpstreamMaxQueue, "upstream-max-queue", "ATTESTD_UPSTREAM_MAX_QUEUE", "calls waiting for Stytch before shedding")
+	size(&c.BreakerFailures, "breaker-failures", "ATTESTD_BREAKER_FAILURES", "consecutive Stytch failures that open the circuit")
+	dur(&c.BreakerCooldown, "breaker-cooldown", "ATTESTD_BREAKER_COOLDOWN", "time the circuit stays open")
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
@@ -189,6 +262,31 @@ func (c Config) Validate() error {
 		return &Error{"ATTESTD_MAX_REQUEST_BYTES", fmt.Sprintf("must be between 1024 and %d", maxRequestBytes)}
 	case c.ShutdownGrace < 0:
 		return &Error{"ATTESTD_SHUTDOWN_GRACE", "must not be negative"}
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return &Error{"ATTESTD_TLS_CERT_FILE, ATTESTD_TLS_KEY_FILE", "set both or neither"}
+	case c.TLSClientCAFile != "" && c.TLSCertFile == "":
+		return &Error{"ATTESTD_TLS_CLIENT_CA_FILE", "mutual TLS needs ATTESTD_TLS_CERT_FILE and ATTESTD_TLS_KEY_FILE"}
+	case c.TLSAllowedClients != "" && c.TLSClientCAFile == "":
+		return &Error{"ATTESTD_TLS_ALLOWED_CLIENTS", "an allow-list needs client certificates: set ATTESTD_TLS_CLIENT_CA_FILE"}
+	case c.RateLimit < 0 || c.RateLimit > 1e6:
+		return &Error{"ATTESTD_RATE_LIMIT", "must be between 0 (off) and 1000000 calls per second"}
+	case c.RateBurst < 1 || c.RateBurst > 1e6:
+		return &Error{"ATTESTD_RATE_BURST", "must be between 1 and 1000000"}
+	case c.MaxCallDeadline <= 0:
+		return &Error{"ATTESTD_MAX_CALL_DEADLINE", "must be positive"}
+	case c.MaxMetadataBytes < 1024 || c.MaxMetadataBytes > 1<<20:
+		return &Error{"ATTESTD_MAX_METADATA_BYTES", "must be between 1024 and 1048576"}
+	case c.UpstreamMaxConcurrent < 1 || c.UpstreamMaxConcurrent > 1e5:
+		return &Error{"ATTESTD_UPSTREAM_MAX_CONCURRENT", "must be between 1 and 100000"}
+	case c.UpstreamMaxQueue < 0 || c.UpstreamMaxQueue > 1e6:
+		return &Error{"ATTESTD_UPSTREAM_MAX_QUEUE", "must be between 0 and 1000000"}
+	case c.BreakerFailures < 1 || c.BreakerFailures > 1e6:
+		return &Error{"ATTESTD_BREAKER_FAILURES", "must be between 1 and 1000000"}
+	case c.BreakerCooldown <= 0:
+		return &Error{"ATTESTD_BREAKER_COOLDOWN", "must be positive"}
+	}
+	if _, _, err := c.Exempt(); err != nil {
+		return err
 	}
 	if _, err := c.Level(); err != nil {
 		return err
@@ -206,6 +304,34 @@ func (c Config) Level() (slog.Level, error) {
 		return l, &Error{"ATTESTD_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel)}
 	}
 	return l, nil
+}
+
+// Exempt parses AuthExempt: which of "health" and "reflection" need no
+// caller credentials.
+func (c Config) Exempt() (health, reflection bool, err error) {
+	for _, f := range strings.Split(c.AuthExempt, ",") {
+		switch strings.TrimSpace(f) {
+		case "health":
+			health = true
+		case "reflection":
+			reflection = true
+		case "none", "":
+		default:
+			return false, false, &Error{"ATTESTD_AUTH_EXEMPT", fmt.Sprintf("%q is not health, reflection or none", strings.TrimSpace(f))}
+		}
+	}
+	return health, reflection, nil
+}
+
+// AllowedClients splits TLSAllowedClients.
+func (c Config) AllowedClients() []string {
+	var out []string
+	for _, id := range strings.Split(c.TLSAllowedClients, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Emulated reports emulator mode: no Stytch credentials, so attestd starts
@@ -246,6 +372,20 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.String("emulator_addr", c.EmulatorAddr),
 		slog.String("emulator_seed", c.EmulatorSeed),
+		slog.String("tls_cert_file", c.TLSCertFile),
+		slog.String("tls_key_file", c.TLSKeyFile),
+		slog.String("tls_client_ca_file", c.TLSClientCAFile),
+		slog.String("tls_allowed_clients", c.TLSAllowedClients),
+		slog.String("auth_tokens_file", c.AuthTokensFile),
+		slog.String("auth_exempt", c.AuthExempt),
+		slog.Float64("rate_limit", c.RateLimit),
+		slog.Int64("rate_burst", c.RateBurst),
+		slog.String("max_call_deadline", c.MaxCallDeadline.String()),
+		slog.Int64("max_metadata_bytes", c.MaxMetadataBytes),
+		slog.Int64("upstream_max_concurrent", c.UpstreamMaxConcurrent),
+		slog.Int64("upstream_max_queue", c.UpstreamMaxQueue),
+		slog.Int64("breaker_failures", c.BreakerFailures),
+		slog.String("breaker_cooldown", c.BreakerCooldown.String()),
 	)
 }
 

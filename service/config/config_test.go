@@ -61,19 +61,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	want := config.Config{
-		ProjectID:                testProjectID,
-		Secret:                   testSecret,
-		GRPCAddr:                 ":50051",
-		HTTPAddr:                 ":8080",
-		UpstreamTimeout:          10 * time.Second,
-		MaxUpstreamResponseBytes: 1 << 20,
-		MaxRequestBytes:          64 << 10,
-		ShutdownGrace:            15 * time.Second,
-		LogLevel:                 "info",
-		LogFormat:                "json",
-		EmulatorAddr:             "127.0.0.1:0",
-	}
+	want := config.Default()
+	want.ProjectID, want.Secret = testProjectID, testSecret
 	if got != want {
 		t.Errorf("Load with credentials only:\n got %s\nwant %s", fields(got), fields(want))
 	}
@@ -109,6 +98,20 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_LOG_LEVEL", "debug",
 		"ATTESTD_LOG_FORMAT", "text",
 		"ATTESTD_EMULATOR_ADDR", "127.0.0.1:6002",
+		"ATTESTD_TLS_CERT_FILE", "/tls/cert.pem",
+		"ATTESTD_TLS_KEY_FILE", "/tls/key.pem",
+		"ATTESTD_TLS_CLIENT_CA_FILE", "/tls/ca.pem",
+		"ATTESTD_TLS_ALLOWED_CLIENTS", "svc-a.internal, spiffe://corp/svc-b",
+		"ATTESTD_AUTH_TOKENS_FILE", "/tokens",
+		"ATTESTD_AUTH_EXEMPT", "health,reflection",
+		"ATTESTD_RATE_LIMIT", "12.5",
+		"ATTESTD_RATE_BURST", "30",
+		"ATTESTD_MAX_CALL_DEADLINE", "20s",
+		"ATTESTD_MAX_METADATA_BYTES", "8192",
+		"ATTESTD_UPSTREAM_MAX_CONCURRENT", "8",
+		"ATTESTD_UPSTREAM_MAX_QUEUE", "16",
+		"ATTESTD_BREAKER_FAILURES", "3",
+		"ATTESTD_BREAKER_COOLDOWN", "5s",
 	))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -126,6 +129,20 @@ func TestLoadFromEnv(t *testing.T) {
 		LogLevel:                 "debug",
 		LogFormat:                "text",
 		EmulatorAddr:             "127.0.0.1:6002",
+		TLSCertFile:              "/tls/cert.pem",
+		TLSKeyFile:               "/tls/key.pem",
+		TLSClientCAFile:          "/tls/ca.pem",
+		TLSAllowedClients:        "svc-a.internal, spiffe://corp/svc-b",
+		AuthTokensFile:           "/tokens",
+		AuthExempt:               "health,reflection",
+		RateLimit:                12.5,
+		RateBurst:                30,
+		MaxCallDeadline:          20 * time.Second,
+		MaxMetadataBytes:         8192,
+		UpstreamMaxConcurrent:    8,
+		UpstreamMaxQueue:         16,
+		BreakerFailures:          3,
+		BreakerCooldown:          5 * time.Second,
 	}
 	if got != want {
 		t.Errorf("Load from env:\n got %s\nwant %s", fields(got), fields(want))
@@ -167,6 +184,15 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-log-level", "warn",
 		"-log-format", "json",
 		"-emulator-addr", "127.0.0.1:7003",
+		"-auth-exempt", "none",
+		"-rate-limit", "2",
+		"-rate-burst", "4",
+		"-max-call-deadline", "1m",
+		"-max-metadata-bytes", "4096",
+		"-upstream-max-concurrent", "2",
+		"-upstream-max-queue", "0",
+		"-breaker-failures", "9",
+		"-breaker-cooldown", "1s",
 	}, getenv)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -184,6 +210,15 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		LogLevel:                 "warn",
 		LogFormat:                "json",
 		EmulatorAddr:             "127.0.0.1:7003",
+		AuthExempt:               "none",
+		RateLimit:                2,
+		RateBurst:                4,
+		MaxCallDeadline:          time.Minute,
+		MaxMetadataBytes:         4096,
+		UpstreamMaxConcurrent:    2,
+		UpstreamMaxQueue:         0,
+		BreakerFailures:          9,
+		BreakerCooldown:          time.Second,
 	}
 	if got != want {
 		t.Errorf("flags over env:\n got %s\nwant %s", fields(got), fields(want))
@@ -275,6 +310,20 @@ func TestInvalidSettings(t *testing.T) {
 		{"request cap 1023", []string{"ATTESTD_MAX_REQUEST_BYTES", "1023"}, nil, "ATTESTD_MAX_REQUEST_BYTES"},
 		{"request cap 0", []string{"ATTESTD_MAX_REQUEST_BYTES", "0"}, nil, "ATTESTD_MAX_REQUEST_BYTES"},
 		{"request cap negative", []string{"ATTESTD_MAX_REQUEST_BYTES", "-4096"}, nil, "ATTESTD_MAX_REQUEST_BYTES"},
+		{"TLS cert without key", []string{"ATTESTD_TLS_CERT_FILE", "c.pem"}, nil, "ATTESTD_TLS_CERT_FILE, ATTESTD_TLS_KEY_FILE"},
+		{"TLS key without cert", []string{"ATTESTD_TLS_KEY_FILE", "k.pem"}, nil, "ATTESTD_TLS_CERT_FILE, ATTESTD_TLS_KEY_FILE"},
+		{"client CA without TLS", []string{"ATTESTD_TLS_CLIENT_CA_FILE", "ca.pem"}, nil, "ATTESTD_TLS_CLIENT_CA_FILE"},
+		{"allow-list without client CA", []string{"ATTESTD_TLS_CERT_FILE", "c", "ATTESTD_TLS_KEY_FILE", "k", "ATTESTD_TLS_ALLOWED_CLIENTS", "a"}, nil, "ATTESTD_TLS_ALLOWED_CLIENTS"},
+		{"auth exempt unknown", []string{"ATTESTD_AUTH_EXEMPT", "health,metrics"}, nil, "ATTESTD_AUTH_EXEMPT"},
+		{"rate limit negative", []string{"ATTESTD_RATE_LIMIT", "-1"}, nil, "ATTESTD_RATE_LIMIT"},
+		{"rate limit not a number", []string{"ATTESTD_RATE_LIMIT", "fast"}, nil, "ATTESTD_RATE_LIMIT"},
+		{"rate burst 0", []string{"ATTESTD_RATE_BURST", "0"}, nil, "ATTESTD_RATE_BURST"},
+		{"max call deadline 0", []string{"ATTESTD_MAX_CALL_DEADLINE", "0s"}, nil, "ATTESTD_MAX_CALL_DEADLINE"},
+		{"metadata cap 100", []string{"ATTESTD_MAX_METADATA_BYTES", "100"}, nil, "ATTESTD_MAX_METADATA_BYTES"},
+		{"upstream concurrency 0", []string{"ATTESTD_UPSTREAM_MAX_CONCURRENT", "0"}, nil, "ATTESTD_UPSTREAM_MAX_CONCURRENT"},
+		{"upstream queue negative", []string{"ATTESTD_UPSTREAM_MAX_QUEUE", "-1"}, nil, "ATTESTD_UPSTREAM_MAX_QUEUE"},
+		{"breaker failures 0", []string{"ATTESTD_BREAKER_FAILURES", "0"}, nil, "ATTESTD_BREAKER_FAILURES"},
+		{"breaker cooldown 0", []string{"ATTESTD_BREAKER_COOLDOWN", "0s"}, nil, "ATTESTD_BREAKER_COOLDOWN"},
 		{"flag value bad", nil, []string{"-upstream-timeout", "soon"}, "flags"},
 		{"flag cap below 1024", nil, []string{"-max-request-bytes", "10"}, "ATTESTD_MAX_REQUEST_BYTES"},
 		{"unknown flag", nil, []string{"-verbose"}, "flags"},
@@ -330,6 +379,21 @@ func TestHalfCredentials(t *testing.T) {
 				t.Errorf("Setting %q, want %q (%v)", e.Setting, tc.setting, err)
 			}
 		})
+	}
+}
+
+func TestExemptAndAllowedClients(t *testing.T) {
+	for in, want := range map[string][2]bool{"health": {true, false}, "reflection, health": {true, true}, "none": {false, false}, "": {false, false}} {
+		c := config.Default()
+		c.AuthExempt = in
+		if h, r, err := c.Exempt(); err != nil || h != want[0] || r != want[1] {
+			t.Errorf("Exempt(%q) = %v %v %v", in, h, r, err)
+		}
+	}
+	c := config.Default()
+	c.TLSAllowedClients = " a.internal, ,spiffe://x/y "
+	if got := c.AllowedClients(); len(got) != 2 || got[0] != "a.internal" || got[1] != "spiffe://x/y" {
+		t.Errorf("AllowedClients() = %q", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -22,11 +23,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/security"
 	"github.com/attestd/attestd/service/translate"
 )
 
@@ -46,6 +49,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (htt
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
+		runtime.WithMetadata(peerMetadata),
 	)
 	if err := b2bsessionv1.RegisterSessionServiceHandlerClient(ctx, mux, b2bsessionv1.NewSessionServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("register REST routes: %w", err)
@@ -54,12 +58,31 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (htt
 }
 
 // incomingHeader forwards the request ID to gRPC metadata; everything else
-// the gateway forwards by default (with its grpcgateway- prefix) stays as is.
+// the gateway forwards by default (with its grpcgateway- prefix) stays as
+// is, except attestd's own x-attestd-* keys, which a caller could otherwise
+// forge with a Grpc-Metadata- header.
 func incomingHeader(key string) (string, bool) {
 	if textproto.CanonicalMIMEHeaderKey(key) == requestIDHeader {
 		return middleware.RequestIDHeader, true
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	mapped, ok := runtime.DefaultHeaderMatcher(key)
+	if ok && strings.HasPrefix(strings.ToLower(mapped), middleware.InternalHeaderPrefix) {
+		return "", false
+	}
+	return mapped, ok
+}
+
+// peerMetadata tells the server what only the HTTP side knows of the
+// caller: its address and its client certificate's identity.
+func peerMetadata(_ context.Context, r *http.Request) metadata.MD {
+	md := metadata.MD{}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		md.Set(middleware.PeerAddrHeader, host)
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		md.Set(middleware.PeerCertHeader, security.Identity(r.TLS.PeerCertificates[0]))
+	}
+	return md
 }
 
 // outgoingHeader returns the request ID as X-Request-Id and nothing else: no
@@ -151,6 +174,9 @@ func writeBody(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
 		e.Body.StatusCode = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if e.Body.GetStatusCode() == http.StatusUnauthorized && e.Domain == apierr.DomainAttestd {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="attestd"`)
+	}
 	if e.RetryAfter > 0 {
 		// Whole seconds, rounded up: RFC 9110 delay-seconds.
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))

@@ -15,6 +15,9 @@ type Named struct {
 	Name string
 	// Unary is the interceptor itself.
 	Unary grpc.UnaryServerInterceptor
+	// Stream, when set, guards streaming methods too (reflection, health
+	// Watch); the chain has no streaming method of its own.
+	Stream grpc.StreamServerInterceptor
 }
 
 // Chain is an ordered list of named interceptors; the first is outermost.
@@ -29,10 +32,12 @@ func (c Chain) Names() []string {
 	return names
 }
 
-// ServerOption validates the chain (unique, non-empty names) and installs it.
-func (c Chain) ServerOption() (grpc.ServerOption, error) {
+// ServerOptions validates the chain (unique, non-empty names) and installs
+// it: the unary chain, and the stream chain of the entries that have one.
+func (c Chain) ServerOptions() ([]grpc.ServerOption, error) {
 	seen := make(map[string]bool, len(c))
 	unary := make([]grpc.UnaryServerInterceptor, 0, len(c))
+	var stream []grpc.StreamServerInterceptor
 	for _, n := range c {
 		if n.Name == "" || n.Unary == nil {
 			return nil, fmt.Errorf("interceptor chain: entry %q is incomplete", n.Name)
@@ -42,6 +47,9 @@ func (c Chain) ServerOption() (grpc.ServerOption, error) {
 		}
 		seen[n.Name] = true
 		unary = append(unary, n.Unary)
+		if n.Stream != nil {
+			stream = append(stream, n.Stream)
+		}
 	}
-	return grpc.ChainUnaryInterceptor(unary...), nil
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}, nil
 }

@@ -37,8 +37,8 @@ func passThrough(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.U
 }
 
 func TestDefaultChainOrder(t *testing.T) {
-	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t))
-	want := []string{"request_id", "logging", "errors", "recovery", "validate"}
+	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{})
+	want := []string{"request_id", "logging", "errors", "recovery", "deadline", "auth", "rate_limit", "validate"}
 	if got := chain.Names(); !slices.Equal(got, want) {
 		t.Errorf("Default chain %v, want %v", got, want)
 	}
@@ -55,23 +55,23 @@ func TestServerOption(t *testing.T) {
 		chain   middleware.Chain
 		mention string // "" means valid
 	}{
-		{"default", middleware.Default(slog.New(slog.DiscardHandler), validator(t)), ""},
+		{"default", middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{}), ""},
 		{"empty", middleware.Chain{}, ""},
-		{"duplicate name", middleware.Chain{{"a", passThrough}, {"b", passThrough}, {"a", passThrough}}, `"a" appears twice`},
-		{"empty name", middleware.Chain{{"a", passThrough}, {"", passThrough}}, "incomplete"},
-		{"nil interceptor", middleware.Chain{{"a", passThrough}, {"b", nil}}, `"b" is incomplete`},
+		{"duplicate name", middleware.Chain{{Name: "a", Unary: passThrough}, {Name: "b", Unary: passThrough}, {Name: "a", Unary: passThrough}}, `"a" appears twice`},
+		{"empty name", middleware.Chain{{Name: "a", Unary: passThrough}, {Name: "", Unary: passThrough}}, "incomplete"},
+		{"nil interceptor", middleware.Chain{{Name: "a", Unary: passThrough}, {Name: "b", Unary: nil}}, `"b" is incomplete`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opt, err := tc.chain.ServerOption()
+			opt, err := tc.chain.ServerOptions()
 			if tc.mention == "" {
 				if err != nil || opt == nil {
-					t.Errorf("ServerOption() = %v, %v", opt, err)
+					t.Errorf("ServerOptions() = %v, %v", opt, err)
 				}
 				return
 			}
 			if err == nil || opt != nil {
-				t.Fatalf("ServerOption() = %v, %v; want an error", opt, err)
+				t.Fatalf("ServerOptions() = %v, %v; want an error", opt, err)
 			}
 			if !strings.Contains(err.Error(), tc.mention) {
 				t.Errorf("error %q does not mention %q", err, tc.mention)
@@ -227,7 +227,7 @@ func TestDefaultChainErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &stytchtest.Logs{}
-			chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t))
+			chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t), middleware.Options{})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if tc.incoming != "" {

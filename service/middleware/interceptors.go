@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/ratelimit"
+	"github.com/attestd/attestd/service/security"
 )
 
 // RequestIDHeader is the metadata key (and, through the gateway, HTTP header)
@@ -28,30 +31,46 @@ const RequestIDHeader = "x-request-id"
 // maxRequestIDLen bounds a caller-chosen request ID.
 const maxRequestIDLen = 128
 
+// Options are the policies the chain enforces.
+type Options struct {
+	// Auth is the caller policy (bearer tokens, exemptions).
+	Auth AuthOptions
+	// Limiter rate-limits callers; nil is no limit.
+	Limiter *ratelimit.Limiter
+	// MaxDeadline caps every call's deadline; 0 is no cap.
+	MaxDeadline time.Duration
+}
+
 // Default is attestd's chain, outermost first:
 //
 //   - request_id: adopt the caller's x-request-id or mint one; echo it back.
 //   - logging: one structured line per call, after the status is final.
 //   - errors: the single place any error becomes a status with a StytchError.
 //   - recovery: a panic becomes an internal error instead of a crash.
+//   - deadline: cap the call's deadline, whatever the caller asked.
+//   - auth: establish the caller (token, client certificate, address);
+//     with tokens configured, refuse calls without a valid one.
+//   - rate_limit: a token bucket per caller.
 //   - validate: protovalidate rules from the protos, before any handler work.
-func Default(log *slog.Logger, v protovalidate.Validator) Chain {
+func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
+	maxDeadline := o.MaxDeadline
+	if maxDeadline <= 0 {
+		maxDeadline = time.Duration(math.MaxInt64)
+	}
 	return Chain{
 		{Name: "request_id", Unary: requestID},
 		{Name: "logging", Unary: logging(log)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "recovery", Unary: recovery(log)},
+		{Name: "deadline", Unary: deadline(maxDeadline)},
+		{Name: "auth", Unary: authUnary(o.Auth), Stream: authStream(o.Auth)},
+		{Name: "rate_limit", Unary: rateLimit(o.Limiter)},
 		{Name: "validate", Unary: validate(v)},
 	}
 }
 
-type requestIDKey struct{}
-
 // RequestID returns the call's request ID ("" outside an attestd call).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return callOf(ctx).requestID }
 
 func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	id := ""
@@ -65,7 +84,7 @@ func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 	}
 	// The header cannot fail to send before the handler has written anything.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
-	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+	return handler(context.WithValue(ctx, callKey{}, &call{requestID: id}), req)
 }
 
 // ValidRequestID accepts short printable-ASCII IDs, so a caller cannot inject
@@ -92,14 +111,25 @@ func NewRequestID() string {
 // upstreamRequestID is implemented by AttestResponse: Stytch's request_id.
 type upstreamRequestID interface{ GetRequestId() string }
 
+// tokenBearer is implemented by AttestRequest: the IdP token, which a log
+// line identifies only by its fingerprint.
+type tokenBearer interface{ GetToken() string }
+
 func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
+		caller := CallerOf(ctx)
 		attrs := []slog.Attr{
 			slog.String("method", info.FullMethod),
 			slog.String("request_id", RequestID(ctx)),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("caller", caller.Name),
+			slog.String("caller_via", caller.Via),
+			slog.String("peer", caller.Addr),
+		}
+		if t, ok := req.(tokenBearer); ok && t.GetToken() != "" {
+			attrs = append(attrs, slog.String("token_fp", security.Fingerprint(t.GetToken())))
 		}
 		level := slog.LevelInfo
 		if err != nil {

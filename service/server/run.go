@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/attestd/attestd/service/config"
 )
@@ -30,6 +33,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Error("attestd cannot start", "error", err.Error())
 		return 1
 	}
+	stopHUP := reloadOnSIGHUP(s, log)
+	defer stopHUP()
 	if err := s.Wait(ctx); err != nil {
 		log.Error("listener failed", "error", err.Error())
 		_ = s.Shutdown()
@@ -42,6 +47,32 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// reloadOnSIGHUP reloads the TLS certificate on SIGHUP (files are also
+// re-read on their own when they change). It returns the stop function.
+func reloadOnSIGHUP(s *Server, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := s.ReloadTLS(); err != nil {
+					log.Error("TLS reload failed; the previous certificate stays in use", "error", err.Error())
+				} else {
+					log.Info("TLS certificate reloaded")
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // NewLogger builds the structured logger the configuration asks for.

@@ -25,7 +25,9 @@ import (
 	"github.com/attestd/attestd/service/config"
 	"github.com/attestd/attestd/service/emulator"
 	"github.com/attestd/attestd/service/gateway"
+	"github.com/attestd/attestd/service/inproc"
 	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/security"
 	"github.com/attestd/attestd/service/translate"
 	"github.com/attestd/attestd/service/upstream"
 )
@@ -45,6 +47,8 @@ type Server struct {
 	httpLis  net.Listener
 	drift    *translate.DriftLog
 	emulator *emulator.Listener // nil unless in emulator mode
+	inproc   *inproc.Listener   // the gateway's way in
+	reloader *security.Reloader // nil without TLS
 	serveErr chan error
 
 	shutdownOnce sync.Once
@@ -63,12 +67,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, fmt.Errorf("build request validator: %w", err)
 	}
-	chain := middleware.Default(log, validator)
-	chainOpt, err := chain.ServerOption()
+	pol, err := loadPolicy(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	s.grpc = grpc.NewServer(chainOpt, grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)))
+	s.reloader = pol.reloader
+	chain := middleware.Default(log, validator, pol.chain)
+	chainOpts, err := chain.ServerOptions()
+	if err != nil {
+		return nil, err
+	}
+	s.grpc = grpc.NewServer(append(chainOpts,
+		grpc.Creds(pol.grpcCredentials()),
+		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+		grpc.MaxHeaderListSize(uint32(cfg.MaxMetadataBytes)))...)
 
 	up := target{baseURL: cfg.StytchBaseURL(), projectID: cfg.ProjectID, secret: cfg.Secret.Reveal()}
 	if cfg.Emulated() {
@@ -100,9 +112,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		return nil, fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
 	}
 
-	// The gateway reaches the gRPC server over a real connection, so REST
-	// calls run the whole interceptor chain (never Register…HandlerServer).
-	s.conn, err = grpc.NewClient(loopback(s.grpcLis.Addr()),
+	// The gateway reaches the gRPC server over an in-process connection, so
+	// REST calls run the whole interceptor chain (never
+	// Register…HandlerServer) without a network hop or a TLS handshake.
+	s.inproc = inproc.NewListener()
+	s.conn, err = grpc.NewClient("passthrough:///attestd-inproc",
+		grpc.WithContextDialer(s.inproc.Dial),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(cfg.MaxUpstreamResponseBytes)*2)))
 	if err != nil {
@@ -119,12 +134,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // bodies are small; a trickle is an attack
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    int(cfg.MaxMetadataBytes),
+		TLSConfig:         pol.tls,
 	}
 
 	go func() { s.serveErr <- s.grpc.Serve(s.grpcLis) }()
+	go func() { _ = s.grpc.Serve(s.inproc) }() // ends with the server
 	go func() {
-		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+		serve := s.http.Serve
+		if pol.tls != nil {
+			serve = func(l net.Listener) error { return s.http.ServeTLS(l, "", "") }
+		}
+		if err := serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
 			s.serveErr <- err
 		}
 	}()
@@ -133,20 +154,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	log.Info("attestd serving",
 		"grpc_addr", s.grpcLis.Addr().String(),
 		"http_addr", s.httpLis.Addr().String(),
+		"tls", pol.tls != nil,
+		"mtls", pol.tls != nil && pol.tls.ClientCAs != nil,
+		"bearer_tokens", pol.chain.Auth.Tokens != nil,
 		"interceptors", chain.Names(),
 		"config", cfg)
 	return s, nil
 }
 
-// loopback turns a listener address into one the gateway can dial: an
-// unspecified host (":50051", "[::]:50051") becomes 127.0.0.1.
-func loopback(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
-		_, port, _ := net.SplitHostPort(a.String())
-		return net.JoinHostPort("127.0.0.1", port)
+// ReloadTLS reads the certificate files again (SIGHUP). Without TLS it
+// does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.reloader == nil {
+		return nil
 	}
-	return tcp.String()
+	return s.reloader.Reload()
 }
 
 // GRPCAddr is the bound gRPC address.
@@ -218,5 +240,8 @@ func (s *Server) shutdown() error {
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
+	if s.inproc != nil {
+		s.inproc.Close()
+	}
 	_ = stopEmulator(context.Background(), s.emulator)
 }

@@ -1,0 +1,193 @@
+package middleware
+
+import (
+	"context"
+	"net"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/inproc"
+	"github.com/attestd/attestd/service/ratelimit"
+	"github.com/attestd/attestd/service/security"
+)
+
+// Metadata the REST gateway sets on the calls it forwards over the
+// in-process connection: what only it knows of the HTTP caller. The server
+// trusts these keys from that connection alone, and the gateway drops any
+// a caller sends.
+const (
+	// PeerCertHeader is the REST caller's client-certificate identity.
+	PeerCertHeader = "x-attestd-peer-cert"
+	// PeerAddrHeader is the REST caller's address.
+	PeerAddrHeader = "x-attestd-peer-addr"
+	// InternalHeaderPrefix is reserved for attestd's own metadata.
+	InternalHeaderPrefix = "x-attestd-"
+)
+
+// Caller is who made a call, as far as attestd can tell.
+type Caller struct {
+	// Name is the bearer token's caller name, else the client certificate's
+	// identity, else "" (anonymous).
+	Name string
+	// Via says how Name was established: "token", "mtls" or "anonymous".
+	Via string
+	// Addr is the caller's IP address.
+	Addr string
+}
+
+// key is what rate limits count against: the name, or the address of an
+// anonymous caller.
+func (c Caller) key() string {
+	if c.Name != "" {
+		return c.Via + ":" + c.Name
+	}
+	return "addr:" + c.Addr
+}
+
+// call is the per-call record the outermost interceptor creates; inner
+// interceptors fill it in and logging reads it once the call is done.
+type call struct {
+	requestID string
+	caller    Caller
+}
+
+type callKey struct{}
+
+func callOf(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	if c == nil {
+		return &call{}
+	}
+	return c
+}
+
+// CallerOf returns the call's caller (zero outside an attestd call).
+func CallerOf(ctx context.Context) Caller { return callOf(ctx).caller }
+
+// identify reads the transport's view of the caller: a client certificate
+// (direct, or forwarded by the gateway) and an address.
+func identify(ctx context.Context) Caller {
+	c := Caller{Via: "anonymous"}
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return c
+	}
+	switch info := p.AuthInfo.(type) {
+	case inproc.AuthInfo:
+		md, _ := metadata.FromIncomingContext(ctx)
+		c.Addr = first(md, PeerAddrHeader)
+		if id := first(md, PeerCertHeader); id != "" {
+			c.Name, c.Via = id, "mtls"
+		}
+		return c
+	case credentials.TLSInfo:
+		if certs := info.State.PeerCertificates; len(certs) > 0 {
+			c.Name, c.Via = security.Identity(certs[0]), "mtls"
+		}
+	}
+	if p.Addr != nil {
+		c.Addr = p.Addr.String()
+		if host, _, err := net.SplitHostPort(c.Addr); err == nil {
+			c.Addr = host
+		}
+	}
+	return c
+}
+
+func first(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// AuthOptions is the caller policy.
+type AuthOptions struct {
+	// Tokens, when set, makes a bearer token mandatory.
+	Tokens *security.Tokens
+	// ExemptHealth and ExemptReflection let those services in without one.
+	ExemptHealth, ExemptReflection bool
+}
+
+func (o AuthOptions) exempt(method string) bool {
+	return (o.ExemptHealth && strings.HasPrefix(method, "/grpc.health.v1.Health/")) ||
+		(o.ExemptReflection && strings.HasPrefix(method, "/grpc.reflection."))
+}
+
+// errUnauthenticated is the one answer to a missing, malformed or unknown
+// token: it says nothing of which it was.
+func errUnauthenticated() error {
+	return apierr.UnauthorizedCredentials.New("A valid bearer token is required.")
+}
+
+// authenticate establishes the caller, and with tokens configured rejects
+// calls without a valid one.
+func authenticate(o AuthOptions, ctx context.Context, method string) error {
+	c := callOf(ctx)
+	c.caller = identify(ctx)
+	if o.Tokens == nil || o.exempt(method) {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	scheme, token, ok := strings.Cut(first(md, "authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return errUnauthenticated()
+	}
+	name, ok := o.Tokens.Authenticate(strings.TrimSpace(token))
+	if !ok {
+		return errUnauthenticated()
+	}
+	c.caller.Name, c.caller.Via = name, "token"
+	return nil
+}
+
+func authUnary(o AuthOptions) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := authenticate(o, ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func authStream(o AuthOptions) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := context.WithValue(ss.Context(), callKey{}, &call{})
+		if err := authenticate(o, ctx, info.FullMethod); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// rateLimit refuses a caller over its rate with too_many_requests and a
+// retry delay.
+func rateLimit(l *ratelimit.Limiter) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if l == nil || strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
+			return handler(ctx, req)
+		}
+		if ok, wait := l.Allow(CallerOf(ctx).key()); !ok {
+			e := apierr.TooManyRequests.New("Too many requests from this caller; retry later.")
+			e.RetryAfter = wait
+			return nil, e
+		}
+		return handler(ctx, req)
+	}
+}
+
+// deadline caps every call's deadline at max, whatever grpc-timeout (or
+// the gateway's Grpc-Timeout header) asked for.
+func deadline(max time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, max)
+		defer cancel()
+		return handler(ctx, req)
+	}
+}
