@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -37,10 +38,20 @@ func demoRequest(t *testing.T, bin string, flags ...string) []byte {
 // postAttest is `curl -sS <base>/v1/b2b/sessions/attest -d @-`.
 func postAttest(t *testing.T, ctx context.Context, base string, body []byte, basicAuth ...string) (int, map[string]any) {
 	t.Helper()
+	auth := ""
+	if len(basicAuth) == 2 {
+		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(basicAuth[0]+":"+basicAuth[1]))
+	}
+	return postAttestWith(t, ctx, base, body, auth)
+}
+
+// postAttestWith is postAttest with an Authorization header ("" for none).
+func postAttestWith(t *testing.T, ctx context.Context, base string, body []byte, authorization string) (int, map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/b2b/sessions/attest", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
-	if len(basicAuth) == 2 {
-		req.SetBasicAuth(basicAuth[0], basicAuth[1])
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

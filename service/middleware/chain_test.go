@@ -23,7 +23,7 @@ import (
 	"github.com/attestd/attestd/service/stytchtest"
 )
 
-func validator(t *testing.T) protovalidate.Validator {
+func validator(t testing.TB) protovalidate.Validator {
 	t.Helper()
 	v, err := protovalidate.New()
 	if err != nil {
