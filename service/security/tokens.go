@@ -56,7 +56,8 @@ func ParseTokens(data []byte) (*Tokens, error) {
 		case len(f) != 2:
 			return nil, fmt.Errorf("line %d: want \"name token\"", n)
 		case len(f[1]) < minTokenLen:
-			return nil, fmt.Errorf("line %d: the token of %q is shorter than %d characters", n, f[0], minTokenLen)
+			// No name quoted: with the columns swapped, f[0] is the token.
+			return nil, fmt.Errorf("line %d: the token is shorter than %d characters", n, minTokenLen)
 		case names[f[0]]:
 			return nil, fmt.Errorf("line %d: caller %q appears twice", n, f[0])
 		}
