@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,9 +71,23 @@ func callOf(ctx context.Context) *call {
 // CallerOf returns the call's caller (zero outside an attestd call).
 func CallerOf(ctx context.Context) Caller { return callOf(ctx).caller }
 
+// certName picks the name a certificate's identities are known by: the
+// first on the allow-list, else the first.
+func certName(ids, allowed []string) string {
+	for _, id := range ids {
+		if slices.Contains(allowed, id) {
+			return id
+		}
+	}
+	if len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
+}
+
 // identify reads the transport's view of the caller: a client certificate
 // (direct, or forwarded by the gateway) and an address.
-func identify(ctx context.Context) Caller {
+func identify(ctx context.Context, allowed []string) Caller {
 	c := Caller{Via: "anonymous"}
 	p, ok := peer.FromContext(ctx)
 	if !ok {
@@ -82,13 +97,16 @@ func identify(ctx context.Context) Caller {
 	case inproc.AuthInfo:
 		md, _ := metadata.FromIncomingContext(ctx)
 		c.Addr = first(md, PeerAddrHeader)
-		if id := first(md, PeerCertHeader); id != "" {
+		if id := certName(md.Get(PeerCertHeader), allowed); id != "" {
 			c.Name, c.Via = id, "mtls"
 		}
 		return c
 	case credentials.TLSInfo:
 		if certs := info.State.PeerCertificates; len(certs) > 0 {
-			c.Name, c.Via = security.Identity(certs[0]), "mtls"
+			c.Name, c.Via = certName(security.Identities(certs[0]), allowed), "mtls"
+			if c.Name == "" {
+				c.Name = certs[0].Subject.CommonName
+			}
 		}
 	}
 	if p.Addr != nil {
@@ -113,6 +131,9 @@ type AuthOptions struct {
 	Tokens *security.Tokens
 	// ExemptHealth and ExemptReflection let those services in without one.
 	ExemptHealth, ExemptReflection bool
+	// AllowedClients is the mutual-TLS allow-list: a certificate is known by
+	// the first of its identities on the list (else its first identity).
+	AllowedClients []string
 }
 
 func (o AuthOptions) exempt(method string) bool {
@@ -130,7 +151,7 @@ func errUnauthenticated() error {
 // calls without a valid one.
 func authenticate(o AuthOptions, ctx context.Context, method string) error {
 	c := callOf(ctx)
-	c.caller = identify(ctx)
+	c.caller = identify(ctx, o.AllowedClients)
 	if o.Tokens == nil || o.exempt(method) {
 		return nil
 	}
@@ -147,9 +168,17 @@ func authenticate(o AuthOptions, ctx context.Context, method string) error {
 	return nil
 }
 
-func authUnary(o AuthOptions) grpc.UnaryServerInterceptor {
+// authUnary authenticates unary calls. Failed attempts count against the
+// caller's address in the rate limiter, so guessing tokens is throttled
+// like any other traffic.
+func authUnary(o AuthOptions, l *ratelimit.Limiter) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if err := authenticate(o, ctx, info.FullMethod); err != nil {
+			if l != nil {
+				if ok, wait := l.Allow("addr:" + CallerOf(ctx).Addr); !ok {
+					return nil, tooManyRequests(wait)
+				}
+			}
 			return nil, err
 		}
 		return handler(ctx, req)
@@ -174,18 +203,25 @@ func rateLimit(l *ratelimit.Limiter) grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		if ok, wait := l.Allow(CallerOf(ctx).key()); !ok {
-			e := apierr.TooManyRequests.New("Too many requests from this caller; retry later.")
-			e.RetryAfter = wait
-			return nil, e
+			return nil, tooManyRequests(wait)
 		}
 		return handler(ctx, req)
 	}
 }
 
+func tooManyRequests(wait time.Duration) error {
+	e := apierr.TooManyRequests.New("Too many requests from this caller; retry later.")
+	e.RetryAfter = wait
+	return e
+}
+
 // deadline caps every call's deadline at max, whatever grpc-timeout (or
-// the gateway's Grpc-Timeout header) asked for.
+// the gateway's Grpc-Timeout header) asked for; max <= 0 is no cap.
 func deadline(max time.Duration) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if max <= 0 {
+			return handler(ctx, req)
+		}
 		ctx, cancel := context.WithTimeout(ctx, max)
 		defer cancel()
 		return handler(ctx, req)

@@ -443,3 +443,36 @@ func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 		t.Errorf("token over in-process connection: %+v, %v", seen, err)
 	}
 }
+
+// TestFailedAuthenticationIsRateLimited: wrong tokens count against the
+// address's bucket, so guessing is throttled: 401, 401, then 429.
+func TestFailedAuthenticationIsRateLimited(t *testing.T) {
+	clock := stytchtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{
+		Auth:    middleware.AuthOptions{Tokens: tokens(t)},
+		Limiter: ratelimit.New(1, 2, clock.Now),
+	})
+	ctx := peer.NewContext(withAuth(testCtx(t), "Bearer wrong-token-wrong-token"), &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("10.0.0.9"), Port: 1}})
+	for i := range 2 {
+		if _, _, err := callerSeen(ctx, chain, attestMethod, validRequest()); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("guess %d: %v; want Unauthenticated", i+1, err)
+		}
+	}
+	if _, _, err := callerSeen(ctx, chain, attestMethod, validRequest()); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("third guess: %v; want ResourceExhausted", err)
+	}
+}
+
+// TestCertificateNamedByAllowList: a certificate with several identities
+// is known by the one the allow-list admitted it for.
+func TestCertificateNamedByAllowList(t *testing.T) {
+	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{
+		Auth: middleware.AuthOptions{AllowedClients: []string{"svc-a.internal"}},
+	})
+	md := metadata.Pairs(middleware.PeerCertHeader, "spiffe://corp/svc-a", middleware.PeerCertHeader, "svc-a.internal")
+	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{Addr: inproc.NewListener().Addr(), AuthInfo: inproc.AuthInfo{}})
+	c, _, err := callerSeen(ctx, chain, attestMethod, validRequest())
+	if err != nil || c.Name != "svc-a.internal" || c.Via != "mtls" {
+		t.Errorf("caller %+v (%v); want svc-a.internal via mtls", c, err)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -53,17 +52,13 @@ type Options struct {
 //   - rate_limit: a token bucket per caller.
 //   - validate: protovalidate rules from the protos, before any handler work.
 func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
-	maxDeadline := o.MaxDeadline
-	if maxDeadline <= 0 {
-		maxDeadline = time.Duration(math.MaxInt64)
-	}
 	return Chain{
 		{Name: "request_id", Unary: requestID},
 		{Name: "logging", Unary: logging(log)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "recovery", Unary: recovery(log)},
-		{Name: "deadline", Unary: deadline(maxDeadline)},
-		{Name: "auth", Unary: authUnary(o.Auth), Stream: authStream(o.Auth)},
+		{Name: "deadline", Unary: deadline(o.MaxDeadline)},
+		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter), Stream: authStream(o.Auth)},
 		{Name: "rate_limit", Unary: rateLimit(o.Limiter)},
 		{Name: "validate", Unary: validate(v)},
 	}

@@ -38,7 +38,7 @@ func loadPolicy(cfg config.Config, log *slog.Logger) (policy, error) {
 	}
 	health, reflection, _ := cfg.Exempt() // validated
 	p.chain = middleware.Options{
-		Auth:        middleware.AuthOptions{ExemptHealth: health, ExemptReflection: reflection},
+		Auth:        middleware.AuthOptions{ExemptHealth: health, ExemptReflection: reflection, AllowedClients: cfg.AllowedClients()},
 		MaxDeadline: cfg.MaxCallDeadline,
 	}
 	if cfg.AuthTokensFile != "" {
