@@ -48,6 +48,7 @@ type Server struct {
 	drift    *translate.DriftLog
 	emulator *emulator.Listener // nil unless in emulator mode
 	inproc   *inproc.Listener   // the gateway's way in
+	upstream *upstream.Client
 	reloader *security.Reloader // nil without TLS
 	serveErr chan error
 
@@ -96,7 +97,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		MaxResponseBytes: cfg.MaxUpstreamResponseBytes,
 		UserAgent:        "attestd/" + Version,
 		Drift:            s.drift,
+		MaxConcurrent:    int(cfg.UpstreamMaxConcurrent),
+		MaxQueue:         queue(cfg.UpstreamMaxQueue),
+		BreakerFailures:  int(cfg.BreakerFailures),
+		BreakerCooldown:  cfg.BreakerCooldown,
 	})
+	s.upstream = client
 	b2bsessionv1.RegisterSessionServiceServer(s.grpc, attest.New(client))
 	s.health = health.NewServer()
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
@@ -161,6 +167,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		"config", cfg)
 	return s, nil
 }
+
+// queue maps the configured queue length to upstream's (where 0 means the
+// default and a negative value no queue).
+func queue(n int64) int {
+	if n == 0 {
+		return -1
+	}
+	return int(n)
+}
+
+// Upstream is the client attestd calls Stytch with (its breaker state and
+// load, for tests and metrics).
+func (s *Server) Upstream() *upstream.Client { return s.upstream }
 
 // ReloadTLS reads the certificate files again (SIGHUP). Without TLS it
 // does nothing.

@@ -2,6 +2,22 @@
 // `POST /v1/b2b/sessions/attest` with the project's Basic credentials and
 // turns every answer — success, Stytch error, garbage, silence — into either a
 // decoded AttestResponse or an *apierr.Error with the right code.
+//
+// It is also where attestd protects itself and Stytch when Stytch misbehaves:
+//
+//   - Retries only where provably safe. Attest creates a session, so a request
+//     that may have reached Stytch is never sent again. A request is resent
+//     only when it never left (no connection could be made: see neverSent),
+//     after a jittered exponential backoff, or when Stytch answered 429 with a
+//     Retry-After that can be honoured before the deadline. Every wait must
+//     end at least 100 ms before the call's deadline.
+//   - A circuit breaker (package breaker): after BreakerFailures consecutive
+//     failed calls (transport error, timeout, 5xx) calls fail fast with
+//     upstream_circuit_open for BreakerCooldown, then one probe call at a
+//     time decides whether to close it again.
+//   - Bounded concurrency: at most MaxConcurrent calls in flight, MaxQueue
+//     more waiting for a slot within their deadline, the rest shed at once
+//     with upstream_overloaded.
 package upstream
 
 import (
@@ -12,10 +28,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -24,6 +43,7 @@ import (
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/translate"
+	"github.com/attestd/attestd/service/upstream/breaker"
 )
 
 // AttestPath is Stytch's route for the operation.
@@ -50,7 +70,9 @@ type Options struct {
 	BaseURL string
 	// ProjectID and Secret are the project's Basic-auth credentials.
 	ProjectID, Secret string
-	// Timeout caps each upstream call; the caller's deadline may shorten it.
+	// Timeout caps each call to Attest, queueing for a slot, every attempt
+	// and every wait between attempts included; the caller's deadline may
+	// shorten it.
 	Timeout time.Duration
 	// MaxResponseBytes caps the upstream body attestd will read.
 	MaxResponseBytes int64
@@ -60,6 +82,39 @@ type Options struct {
 	Drift translate.DriftReporter
 	// Transport overrides the HTTP transport (tests); nil means a tuned default.
 	Transport http.RoundTripper
+
+	// MaxAttempts caps the attempts per call, the first included, for the
+	// retries that are provably safe (see the package doc); 0 means
+	// DefaultMaxAttempts and 1 turns retries off.
+	MaxAttempts int
+	// BreakerFailures is how many consecutive failed calls open the circuit;
+	// 0 means DefaultBreakerFailures, a negative value turns the breaker
+	// off. Failures are transport errors, timeouts and 5xx answers; Stytch's
+	// 4xx and 429 answers count as successes (Stytch is up and deciding),
+	// a caller's cancellation and time spent queued count as nothing.
+	BreakerFailures int
+	// BreakerCooldown is how long an open circuit fails calls fast before it
+	// lets a probe through; 0 means DefaultBreakerCooldown.
+	BreakerCooldown time.Duration
+	// BreakerCountsInvalidAnswers makes a 2xx answer that is not a valid
+	// attest response (malformed, not JSON, over MaxResponseBytes) count as
+	// a breaker failure. Off by default, such answers count as nothing:
+	// they come back at once, cost Stytch no more than failing fast would
+	// save, and their own error tells the caller what went wrong, which an
+	// open circuit would hide.
+	BreakerCountsInvalidAnswers bool
+	// MaxConcurrent caps the calls in flight to Stytch; 0 means
+	// DefaultMaxConcurrent.
+	MaxConcurrent int
+	// MaxQueue caps the calls waiting for one of the MaxConcurrent slots,
+	// each for as long as its own deadline allows; calls beyond it fail at
+	// once with upstream_overloaded. 0 means DefaultMaxQueue, a negative
+	// value means no queue.
+	MaxQueue int
+	// Now is the clock of the breaker's cooldown and of HTTP-date
+	// Retry-After values (tests); nil means time.Now. Waits themselves are
+	// real timers.
+	Now func() time.Time
 }
 
 // Client calls Stytch. It is safe for concurrent use and reuses connections.
@@ -68,12 +123,29 @@ type Client struct {
 	url        string
 	authHeader string
 	http       *http.Client
+	breaker    *breaker.Breaker // nil when turned off
+	limiter    *limiter
 }
 
 // Defaults for Options left zero.
 const (
 	DefaultTimeout          = 10 * time.Second
 	DefaultMaxResponseBytes = 1 << 20
+	DefaultMaxAttempts      = 3
+	DefaultBreakerFailures  = 5
+	DefaultBreakerCooldown  = 10 * time.Second
+	DefaultMaxConcurrent    = 64
+	DefaultMaxQueue         = 256
+)
+
+// Retry hints for errors attestd raises itself without a better estimate.
+const (
+	// overloadRetryAfter: a shed call's slot frees up as soon as any call
+	// in flight ends, so a short wait is enough.
+	overloadRetryAfter = time.Second
+	// probeRetryAfter: the circuit is half-open and its probe is in flight;
+	// its outcome, unknown yet, decides.
+	probeRetryAfter = time.Second
 )
 
 // New returns a Client for the given options.
@@ -88,14 +160,65 @@ func New(opts Options) *Client {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	return &Client{
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.BreakerFailures == 0 {
+		opts.BreakerFailures = DefaultBreakerFailures
+	}
+	if opts.BreakerCooldown <= 0 {
+		opts.BreakerCooldown = DefaultBreakerCooldown
+	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	switch {
+	case opts.MaxQueue == 0:
+		opts.MaxQueue = DefaultMaxQueue
+	case opts.MaxQueue < 0:
+		opts.MaxQueue = 0
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &Client{
 		opts:       opts,
 		url:        strings.TrimSuffix(opts.BaseURL, "/") + AttestPath,
 		authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(opts.ProjectID+":"+opts.Secret)),
 		// No http.Client.Timeout: the per-call context carries the budget.
-		http: &http.Client{Transport: rt},
+		// Redirects are not followed: following one re-sends the POST, which
+		// may already have created a session.
+		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
+		limiter: newLimiter(opts.MaxConcurrent, opts.MaxQueue),
 	}
+	if opts.BreakerFailures > 0 {
+		c.breaker = breaker.New(breaker.Config{Failures: opts.BreakerFailures, Cooldown: opts.BreakerCooldown, Now: opts.Now})
+	}
+	return c
 }
+
+// BreakerState is the circuit breaker's state, "closed", "open" or
+// "half_open", for metrics and health reporting. An open breaker whose
+// cooldown has ended reports "half_open" (the next call is the probe); a
+// breaker turned off is always "closed".
+func (c *Client) BreakerState() string {
+	if c.breaker == nil {
+		return breaker.Closed.String()
+	}
+	return c.breaker.State().String()
+}
+
+// InFlight is how many calls hold one of the MaxConcurrent slots.
+func (c *Client) InFlight() int { return c.limiter.inFlight() }
+
+// Queued is how many calls are waiting for a slot.
+func (c *Client) Queued() int { return c.limiter.waiting() }
+
+// CloseIdleConnections closes the keep-alive connections to Stytch that no
+// call is using, as at shutdown; calls in flight are not disturbed.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // NewTransport is the HTTP transport attestd uses towards Stytch: keep-alive
 // connections sized for a busy service, bounded handshakes.
@@ -159,7 +282,8 @@ func EncodeRequest(in *b2bsessionv1.AttestRequest) ([]byte, error) {
 	return body, nil
 }
 
-// Attest performs the attest call against Stytch.
+// Attest performs the attest call against Stytch. Options.Timeout bounds the
+// whole call: queueing for a slot, every attempt and every wait between them.
 func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b2bsessionv1.AttestResponse, error) {
 	body, err := EncodeRequest(in)
 	if err != nil {
@@ -167,10 +291,83 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
+	// A call that is over already says nothing about Stytch: it must not
+	// take the half-open probe or a place in the queue.
+	if err := ctx.Err(); err != nil {
+		return nil, contextError(err, "the call's deadline expired before it was sent")
+	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	outcome := breaker.Ignore // until an attempt tells more
+	if c.breaker != nil {
+		done, retryIn, ok := c.breaker.Allow()
+		if !ok {
+			return nil, circuitOpen(retryIn)
+		}
+		defer func() { done(outcome) }()
+	}
+	if err := c.limiter.acquire(ctx); err != nil {
+		if errors.Is(err, errShed) {
+			e := apierr.UpstreamOverloaded.Wrap(err, fmt.Sprintf(
+				"attestd is at its limit of %d calls to Stytch with %d waiting", c.opts.MaxConcurrent, c.opts.MaxQueue))
+			e.RetryAfter = overloadRetryAfter
+			return nil, e
+		}
+		return nil, contextError(err, "no call to Stytch finished in time to make room for this one")
+	}
+	defer c.limiter.release()
+
+	for attempt := 1; ; attempt++ {
+		r := c.attempt(ctx, body, attempt)
+		outcome = r.outcome
+		if r.err == nil || !r.retry || attempt >= c.opts.MaxAttempts || !fits(ctx, r.wait) {
+			return r.resp, r.err
+		}
+		if err := wait(ctx, r.wait); err != nil {
+			return nil, contextError(err, "the call ended while waiting to retry")
+		}
+	}
+}
+
+// circuitOpen is the fast failure of an open circuit.
+func circuitOpen(retryIn time.Duration) *apierr.Error {
+	e := apierr.UpstreamCircuitOpen.New("Stytch has been failing; attestd fails calls fast until a probe call succeeds")
+	e.RetryAfter = retryIn
+	if retryIn <= 0 {
+		e.RetryAfter = probeRetryAfter
+	}
+	return e
+}
+
+// contextError is the error for a call whose context ended before Stytch
+// was involved.
+func contextError(err error, deadlineMessage string) *apierr.Error {
+	if errors.Is(err, context.Canceled) {
+		return apierr.RequestCanceled.Wrap(err, "the call was canceled by its caller")
+	}
+	return apierr.UpstreamTimeout.Wrap(err, deadlineMessage)
+}
+
+// result is the end of one attempt.
+type result struct {
+	resp *b2bsessionv1.AttestResponse
+	err  error
+	// outcome is what the attempt tells the breaker.
+	outcome breaker.Outcome
+	// retry: sending the request again is safe, after wait.
+	retry bool
+	wait  time.Duration
+}
+
+// attempt sends the request once, the n-th time (from 1), and judges the
+// answer.
+func (c *Client) attempt(ctx context.Context, body []byte, n int) result {
+	// connected records whether the transport gave this attempt a
+	// connection, the point from which bytes may be on the wire.
+	var connected atomic.Bool
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, apierr.Internal.Wrap(err, "cannot build the upstream request")
+		return result{err: apierr.Internal.Wrap(err, "cannot build the upstream request"), outcome: breaker.Ignore}
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("Content-Type", "application/json")
@@ -181,46 +378,142 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		r := result{err: transportError(ctx, err), outcome: transportOutcome(ctx)}
+		// ctx.Err: a call out of time or canceled is not resent, whatever
+		// broke.
+		if ctx.Err() == nil && neverSent(connected.Load(), err) {
+			r.retry, r.wait = true, backoff(n)
+		}
+		return r
 	}
 	defer resp.Body.Close()
+	return c.judge(ctx, resp)
+}
 
-	raw, err := readCapped(resp.Body, c.opts.MaxResponseBytes)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, apierr.UpstreamResponseTooLarge.Wrap(err, fmt.Sprintf("Stytch's answer exceeds %d bytes", c.opts.MaxResponseBytes))
+// judge turns Stytch's answer into the call's result.
+func (c *Client) judge(ctx context.Context, resp *http.Response) result {
+	success := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
+	// invalid is the outcome of an answer attestd cannot use: a 5xx is
+	// Stytch failing whatever its body; a 2xx is a failure only by choice.
+	invalid := breaker.Ignore
+	if resp.StatusCode >= 500 || (success && c.opts.BreakerCountsInvalidAnswers) {
+		invalid = breaker.Failure
+	}
+	tooLarge := func(cause error) result {
+		return result{
+			err:     apierr.UpstreamResponseTooLarge.Wrap(cause, fmt.Sprintf("Stytch's answer exceeds %d bytes", c.opts.MaxResponseBytes)),
+			outcome: invalid,
 		}
-		return nil, transportError(ctx, err)
+	}
+	// A declared length over the cap is refused before reading a byte.
+	if resp.ContentLength > c.opts.MaxResponseBytes {
+		return tooLarge(fmt.Errorf("%w: Content-Length %d", errTooLarge, resp.ContentLength))
+	}
+	// A success that is not JSON (an HTML page from a proxy or a captive
+	// portal answering 200) is not decoded at all. Error answers are judged
+	// by their status whatever their type, as before.
+	if ct := resp.Header.Get("Content-Type"); success && ct != "" && !isJSON(ct) {
+		return result{
+			err:     apierr.UpstreamInvalidResponse.Wrap(fmt.Errorf("Content-Type %q", ct), "Stytch's answer is not JSON"),
+			outcome: invalid,
+		}
 	}
 
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return nil, decodeError(resp.StatusCode, raw)
+	raw, err := readCapped(resp.Body, c.opts.MaxResponseBytes, resp.ContentLength)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return tooLarge(err)
+		}
+		// Broken off mid-answer: Stytch has the request, so no retry.
+		return result{err: transportError(ctx, err), outcome: transportOutcome(ctx)}
+	}
+
+	if !success {
+		e := decodeError(resp.StatusCode, raw)
+		r := result{err: e, outcome: breaker.Success} // Stytch is up and deciding
+		if resp.StatusCode >= 500 {
+			r.outcome = breaker.Failure
+		}
+		// A 429 means Stytch turned the request away unprocessed; with a
+		// Retry-After it also says when to come back. If the call cannot
+		// wait that long, the caller is told Stytch's own hint.
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now()); ok {
+				e.RetryAfter = d
+				r.retry, r.wait = true, d
+			}
+		}
+		return r
 	}
 	out := &b2bsessionv1.AttestResponse{}
 	if err := translate.Unmarshal(raw, out, c.opts.Drift); err != nil {
-		return nil, apierr.UpstreamInvalidResponse.Wrap(err, "Stytch's answer is not a valid attest response")
+		return result{err: apierr.UpstreamInvalidResponse.Wrap(err, "Stytch's answer is not a valid attest response"), outcome: invalid}
 	}
 	if out.GetMemberSession() == nil || out.GetMember() == nil || out.GetOrganization() == nil {
-		return nil, apierr.UpstreamInvalidResponse.New("Stytch's answer lacks member_session, member or organization")
+		return result{err: apierr.UpstreamInvalidResponse.New("Stytch's answer lacks member_session, member or organization"), outcome: invalid}
 	}
-	return out, nil
+	return result{resp: out, outcome: breaker.Success}
+}
+
+// isJSON reports whether a Content-Type names JSON: application/json or any
+// +json type, whatever its parameters.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 var errTooLarge = errors.New("upstream response too large")
 
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	probe := limit // read one byte past the limit to tell "exactly" from "over"
-	if probe < math.MaxInt64 {
-		probe++
+// readCapped reads r whole, but never more than limit bytes into memory:
+// past the cap it stops reading and returns errTooLarge, however much Stytch
+// (or whatever answers in its place) sends. sizeHint is the declared length
+// (-1 when unknown). Known, it sizes the buffer once; unknown, the buffer
+// doubles up to the cap and no further, so reading an over-cap answer
+// allocates about twice the cap in all (io.ReadAll's gentler growth would
+// allocate about five times).
+func readCapped(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	initial := int64(512)
+	if sizeHint >= 0 {
+		initial = sizeHint
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, probe))
-	if err != nil {
-		return nil, err
+	buf := make([]byte, 0, min(initial, limit))
+	for {
+		if int64(len(buf)) == limit {
+			// Full: one more byte means over the cap. It is read into a
+			// scratch byte, so an answer of exactly limit bytes costs no
+			// reallocation.
+			var one [1]byte
+			n, err := io.ReadFull(r, one[:])
+			switch {
+			case n > 0:
+				return nil, errTooLarge
+			case err == io.EOF:
+				return buf, nil
+			}
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(len(buf)))))
+		}
+		n, err := r.Read(buf[len(buf):int(min(int64(cap(buf)), limit))])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if int64(len(raw)) > limit {
-		return nil, errTooLarge
+}
+
+// transportOutcome is what a failure to get a complete answer tells the
+// breaker: the caller's cancellation nothing, anything else (timeouts
+// included) that Stytch is unwell.
+func transportOutcome(ctx context.Context) breaker.Outcome {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return breaker.Ignore
 	}
-	return raw, nil
+	return breaker.Failure
 }
 
 // transportError classifies a failure to get a complete answer from Stytch.
@@ -254,7 +547,7 @@ type wireError struct {
 
 // decodeError turns a non-success answer into an *apierr.Error carrying
 // Stytch's own error when the body is one.
-func decodeError(httpStatus int, raw []byte) error {
+func decodeError(httpStatus int, raw []byte) *apierr.Error {
 	var w wireError
 	if err := json.Unmarshal(raw, &w); err != nil || (w.ErrorType == "" && w.OAuthError == "") {
 		return apierr.UpstreamError(httpStatus)

@@ -34,8 +34,9 @@ const (
 )
 
 // newClient returns a client for the fake at baseURL with the fake's
-// credentials and generous limits; mutate adjusts the options.
-func newClient(baseURL string, mutate ...func(*upstream.Options)) *upstream.Client {
+// credentials and generous limits; mutate adjusts the options. Its idle
+// connections are closed when the test ends, so no goroutine outlives it.
+func newClient(tb testing.TB, baseURL string, mutate ...func(*upstream.Options)) *upstream.Client {
 	opts := upstream.Options{
 		BaseURL:          baseURL,
 		ProjectID:        stytchtest.ProjectID,
@@ -47,7 +48,9 @@ func newClient(baseURL string, mutate ...func(*upstream.Options)) *upstream.Clie
 	for _, m := range mutate {
 		m(&opts)
 	}
-	return upstream.New(opts)
+	c := upstream.New(opts)
+	tb.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 func ctx(t testing.TB) context.Context {
@@ -186,7 +189,7 @@ func TestStytchErrorBodies(t *testing.T) {
 		},
 	}
 	fake := stytchtest.NewServer(t)
-	client := newClient(fake.URL)
+	client := newClient(t, fake.URL)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake.Handle(stytchtest.Respond(tc.status, tc.body))
@@ -249,7 +252,7 @@ func TestSuccessDecoding(t *testing.T) {
 		{"typical 201", http.StatusCreated, "attest-response-typical.json", nil},
 	}
 	fake := stytchtest.NewServer(t)
-	client := newClient(fake.URL)
+	client := newClient(t, fake.URL)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake.Handle(stytchtest.Respond(tc.status, stytchtest.Fixture(tc.fixture)))
@@ -309,7 +312,7 @@ func TestMalformedSuccessBodies(t *testing.T) {
 		{"member_session missing", mutateJSON(t, typical, func(m map[string]any) { delete(m, "member_session") })},
 	}
 	fake := stytchtest.NewServer(t)
-	client := newClient(fake.URL)
+	client := newClient(t, fake.URL)
 	for _, tc := range cases {
 		for _, status := range []int{http.StatusOK, http.StatusCreated} {
 			t.Run(fmt.Sprintf("%s %d", tc.name, status), func(t *testing.T) {
@@ -366,7 +369,7 @@ func TestResponseSizeCap(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			client := newClient(fake.URL, func(o *upstream.Options) { o.MaxResponseBytes = tc.limit })
+			client := newClient(t, fake.URL, func(o *upstream.Options) { o.MaxResponseBytes = tc.limit })
 			fake.Handle(stytchtest.Respond(tc.status, tc.body))
 			_, err := client.Attest(ctx(t), validRequest())
 			e := apiErr(t, err)
@@ -387,7 +390,7 @@ func TestResponseSizeCap(t *testing.T) {
 	// The largest cap the configuration accepts must mean "no practical cap",
 	// not "read nothing".
 	t.Run("cap of math.MaxInt64", func(t *testing.T) {
-		client := newClient(fake.URL, func(o *upstream.Options) { o.MaxResponseBytes = math.MaxInt64 })
+		client := newClient(t, fake.URL, func(o *upstream.Options) { o.MaxResponseBytes = math.MaxInt64 })
 		fake.Handle(stytchtest.Respond(http.StatusOK, stytchtest.Typical()))
 		if _, err := client.Attest(ctx(t), validRequest()); err != nil {
 			t.Errorf("BUG (service/upstream/client.go readCapped: limit+1 overflows for math.MaxInt64, "+
@@ -429,7 +432,7 @@ func TestTransportFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := stytchtest.NewServer(t)
-			client := newClient(fake.URL)
+			client := newClient(t, fake.URL)
 			tc.setup(t, fake)
 			resp, err := client.Attest(ctx(t), validRequest())
 			if resp != nil {
@@ -496,7 +499,7 @@ func TestTimeouts(t *testing.T) {
 			fake := stytchtest.NewServer(t)
 			entered := make(chan struct{})
 			fake.Handle(hang(t, entered))
-			client := newClient(fake.URL, func(o *upstream.Options) { o.Timeout = tc.timeout })
+			client := newClient(t, fake.URL, func(o *upstream.Options) { o.Timeout = tc.timeout })
 			start := time.Now()
 			_, err := client.Attest(tc.call(t, entered), validRequest())
 			if d := time.Since(start); d > 5*time.Second {
@@ -514,6 +517,7 @@ func TestTimeouts(t *testing.T) {
 func TestZeroOptionsUseDefaults(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	client := upstream.New(upstream.Options{BaseURL: fake.URL, ProjectID: stytchtest.ProjectID, Secret: stytchtest.Secret})
+	t.Cleanup(client.CloseIdleConnections)
 	r, err := client.Attest(ctx(t), validRequest())
 	if err != nil {
 		t.Fatalf("Attest with zero Timeout and MaxResponseBytes: %v", err)
@@ -544,7 +548,7 @@ func TestRequestOnTheWire(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := stytchtest.NewServer(t)
-			client := newClient(tc.baseURL(fake.URL))
+			client := newClient(t, tc.baseURL(fake.URL))
 			req := validRequest()
 			req.OrganizationId = proto.String("organization-test-1")
 			req.SessionDurationMinutes = proto.Int32(120)
@@ -656,7 +660,7 @@ func TestConnectionReuse(t *testing.T) {
 		mu.Unlock()
 		ok.ServeHTTP(w, r)
 	}))
-	client := newClient(fake.URL)
+	client := newClient(t, fake.URL)
 	for i := range 20 {
 		// Error answers must not cost the connection either.
 		if i == 10 {
@@ -720,7 +724,7 @@ func TestDriftReported(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	fake.Handle(stytchtest.Respond(http.StatusOK, body))
 	drift := &driftRecorder{}
-	client := newClient(fake.URL, func(o *upstream.Options) { o.Drift = drift })
+	client := newClient(t, fake.URL, func(o *upstream.Options) { o.Drift = drift })
 	resp, err := client.Attest(ctx(t), validRequest())
 	if err != nil {
 		t.Fatalf("Attest with unknown keys: %v", err)
@@ -740,7 +744,7 @@ func TestDriftReported(t *testing.T) {
 	for _, fixture := range []string{"attest-response-full.json", "attest-response-typical.json"} {
 		fake.Handle(stytchtest.Respond(http.StatusOK, stytchtest.Fixture(fixture)))
 		clean := &driftRecorder{}
-		if _, err := newClient(fake.URL, func(o *upstream.Options) { o.Drift = clean }).Attest(ctx(t), validRequest()); err != nil {
+		if _, err := newClient(t, fake.URL, func(o *upstream.Options) { o.Drift = clean }).Attest(ctx(t), validRequest()); err != nil {
 			t.Fatal(err)
 		}
 		if got := clean.distinct(); len(got) != 0 {
@@ -786,7 +790,7 @@ func FuzzAttestResponseDecoding(f *testing.F) {
 	fake := stytchtest.NewServer(f)
 	body := &fuzzBody{}
 	fake.Handle(body)
-	client := newClient(fake.URL, func(o *upstream.Options) {
+	client := newClient(f, fake.URL, func(o *upstream.Options) {
 		o.MaxResponseBytes = limit
 		o.Drift = &driftRecorder{}
 	})
