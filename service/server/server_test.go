@@ -44,7 +44,17 @@ type harness struct {
 
 func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 	t.Helper()
-	h := &harness{stytch: stytchtest.NewServer(t), logs: &stytchtest.Logs{}}
+	logs := &stytchtest.Logs{}
+	h := startLogging(t, logs, mutate...)
+	h.logs = logs
+	return h
+}
+
+// startLogging is start with the logs written to w (start keeps them all
+// in memory, which a long run cannot afford).
+func startLogging(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *harness {
+	t.Helper()
+	h := &harness{stytch: stytchtest.NewServer(t)}
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.BaseURL = h.stytch.URL
@@ -53,7 +63,7 @@ func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.Start(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("start: %v", err)
