@@ -112,8 +112,8 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	type sample struct {
-		calls            int64
-		goroutines       int
+		calls           int64
+		goroutines      int
 		rssKiB, heapKiB int64
 	}
 	var samples []sample
