@@ -270,13 +270,7 @@ func TestServerConfigMutualTLS(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			serverErr, clientErr := handshake(t, cfg, pki.ClientTLS(tc.client))
-			if tc.ok && (serverErr != nil || clientErr != nil) {
-				t.Errorf("refused: server %v, client %v", serverErr, clientErr)
-			}
-			if !tc.ok && (serverErr == nil || clientErr == nil) {
-				t.Errorf("accepted: server %v, client %v", serverErr, clientErr)
-			}
+			wantHandshake(t, cfg, pki.ClientTLS(tc.client), tc.ok)
 		})
 	}
 }
@@ -312,13 +306,7 @@ func TestServerConfigAllowList(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			serverErr, clientErr := handshake(t, cfg, pki.ClientTLS(tc.client))
-			if tc.ok && (serverErr != nil || clientErr != nil) {
-				t.Errorf("refused: server %v, client %v", serverErr, clientErr)
-			}
-			if !tc.ok && (serverErr == nil || clientErr == nil) {
-				t.Errorf("accepted: server %v, client %v", serverErr, clientErr)
-			}
+			serverErr := wantHandshake(t, cfg, pki.ClientTLS(tc.client), tc.ok)
 			if tc.client == nil {
 				return
 			}
@@ -418,4 +406,18 @@ func TestIdentities(t *testing.T) {
 	if got := security.Identities(c.Leaf); !slices.Equal(got, []string{"spiffe://td/svc-a", "svc-a.internal"}) {
 		t.Errorf("Identities of an issued certificate = %q", got)
 	}
+}
+
+// wantHandshake runs a handshake, checks that both sides agree it
+// succeeded (ok) or failed, and returns the server's error.
+func wantHandshake(t *testing.T, cfg, client *tls.Config, ok bool) error {
+	t.Helper()
+	serverErr, clientErr := handshake(t, cfg, client)
+	if ok && (serverErr != nil || clientErr != nil) {
+		t.Errorf("refused: server %v, client %v", serverErr, clientErr)
+	}
+	if !ok && (serverErr == nil || clientErr == nil) {
+		t.Errorf("accepted: server %v, client %v", serverErr, clientErr)
+	}
+	return serverErr
 }

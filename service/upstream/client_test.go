@@ -473,18 +473,7 @@ func TestTimeouts(t *testing.T) {
 			},
 			codes.DeadlineExceeded, apierr.TypeUpstreamTimeout, http.StatusGatewayTimeout},
 		{"caller cancels in flight", 10 * time.Second,
-			func(t *testing.T, entered <-chan struct{}) context.Context {
-				c, cancel := context.WithCancel(ctx(t))
-				t.Cleanup(cancel)
-				go func() {
-					select {
-					case <-entered:
-					case <-c.Done():
-					}
-					cancel()
-				}()
-				return c
-			},
+			cancelOnEntry,
 			codes.Canceled, apierr.TypeRequestCanceled, apierr.StatusClientClosedRequest},
 		{"caller canceled before the call", 10 * time.Second,
 			func(t *testing.T, _ <-chan struct{}) context.Context {
@@ -841,4 +830,19 @@ func TestCustomClaimsCap(t *testing.T) {
 			t.Errorf("%d bytes: %v, want custom_claims_too_large", tc.size, err)
 		}
 	}
+}
+
+// cancelOnEntry is a call context its caller cancels as soon as the
+// request reaches the server (entered), as a client giving up mid-call.
+func cancelOnEntry(t *testing.T, entered <-chan struct{}) context.Context {
+	c, cancel := context.WithCancel(ctx(t))
+	t.Cleanup(cancel)
+	go func() {
+		select {
+		case <-entered:
+		case <-c.Done():
+		}
+		cancel()
+	}()
+	return c
 }

@@ -629,17 +629,7 @@ func TestBreakerCounts(t *testing.T) {
 		{name: "200 over the size cap, counted by choice", opens: true, handler: answer(stytchtest.Respond(200, big)),
 			mutate: func(o *upstream.Options) { o.BreakerCountsInvalidAnswers = true }},
 		{name: "caller cancels in flight", handler: func(t *testing.T, entered chan<- struct{}) http.Handler { return stall(t, nil, entered) },
-			call: func(t *testing.T, entered <-chan struct{}) context.Context {
-				c, cancel := context.WithCancel(ctx(t))
-				go func() {
-					select {
-					case <-entered:
-					case <-c.Done():
-					}
-					cancel()
-				}()
-				return c
-			}},
+			call: cancelOnEntry},
 		{name: "breaker turned off", handler: answer(stytchtest.Error(500, "internal_server_error", "boom")),
 			mutate: func(o *upstream.Options) { o.BreakerFailures = -1 }},
 	}
