@@ -60,7 +60,8 @@ type proc struct {
 func startBinary(t *testing.T, ctx context.Context, bin string, args, env []string, msg string) (*proc, map[string]any) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	// A free admin port unless the test chooses: tests run side by side.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "ATTESTD_ADMIN_ADDR=127.0.0.1:0"}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -95,6 +95,12 @@ type Config struct {
 	// BreakerCooldown is how long the circuit stays open before a probe
 	// (ATTESTD_BREAKER_COOLDOWN).
 	BreakerCooldown time.Duration
+	// AdminAddr is the operators' listener: /metrics, /healthz, /readyz,
+	// pprof; "off" disables it (ATTESTD_ADMIN_ADDR).
+	AdminAddr string
+	// AdminPprof serves /debug/pprof/ on the admin listener
+	// (ATTESTD_ADMIN_PPROF).
+	AdminPprof bool
 }
 
 // Default returns the configuration used when nothing is set.
@@ -117,6 +123,7 @@ func Default() Config {
 		UpstreamMaxQueue:         256,
 		BreakerFailures:          5,
 		BreakerCooldown:          10 * time.Second,
+		AdminAddr:                ":9464",
 	}
 }
 
@@ -183,6 +190,16 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 		fs.Float64Var(p, name, *p, usage+" ("+env+")")
 	}
+	boolean := func(p *bool, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, &Error{env, fmt.Sprintf("%q is not true or false", v)})
+			}
+			*p = b
+		}
+		fs.BoolVar(p, name, *p, usage+" ("+env+")")
+	}
 	str(&c.ProjectID, "project-id", "STYTCH_PROJECT_ID", "Stytch project ID")
 	c.Secret = Secret(getenv("STYTCH_SECRET")) // no flag: argv is visible to every local user
 	fs.StringVar(&secretFile, "secret-file", secretFile, "file holding the Stytch secret (STYTCH_SECRET_FILE)")
@@ -211,6 +228,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	size(&c.UpstreamMaxQueue, "upstream-max-queue", "ATTESTD_UPSTREAM_MAX_QUEUE", "calls waiting for Stytch before shedding")
 	size(&c.BreakerFailures, "breaker-failures", "ATTESTD_BREAKER_FAILURES", "consecutive Stytch failures that open the circuit")
 	dur(&c.BreakerCooldown, "breaker-cooldown", "ATTESTD_BREAKER_COOLDOWN", "time the circuit stays open")
+	str(&c.AdminAddr, "admin-addr", "ATTESTD_ADMIN_ADDR", "admin listener: /metrics, /healthz, /readyz (off: none)")
+	boolean(&c.AdminPprof, "admin-pprof", "ATTESTD_ADMIN_PPROF", "serve /debug/pprof/ on the admin listener")
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
@@ -248,7 +267,11 @@ func (c Config) Validate() error {
 			return &Error{"STYTCH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.BaseURL)}
 		}
 	}
-	for _, a := range []struct{ env, addr string }{{"ATTESTD_GRPC_ADDR", c.GRPCAddr}, {"ATTESTD_HTTP_ADDR", c.HTTPAddr}, {"ATTESTD_EMULATOR_ADDR", c.EmulatorAddr}} {
+	addrs := []struct{ env, addr string }{{"ATTESTD_GRPC_ADDR", c.GRPCAddr}, {"ATTESTD_HTTP_ADDR", c.HTTPAddr}, {"ATTESTD_EMULATOR_ADDR", c.EmulatorAddr}}
+	if c.AdminAddr != "off" {
+		addrs = append(addrs, struct{ env, addr string }{"ATTESTD_ADMIN_ADDR", c.AdminAddr})
+	}
+	for _, a := range addrs {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return &Error{a.env, fmt.Sprintf("%q is not a host:port listen address", a.addr)}
 		}
@@ -386,6 +409,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("upstream_max_queue", c.UpstreamMaxQueue),
 		slog.Int64("breaker_failures", c.BreakerFailures),
 		slog.String("breaker_cooldown", c.BreakerCooldown.String()),
+		slog.String("admin_addr", c.AdminAddr),
+		slog.Bool("admin_pprof", c.AdminPprof),
 	)
 }
 

@@ -112,6 +112,8 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_UPSTREAM_MAX_QUEUE", "16",
 		"ATTESTD_BREAKER_FAILURES", "3",
 		"ATTESTD_BREAKER_COOLDOWN", "5s",
+		"ATTESTD_ADMIN_ADDR", "127.0.0.1:6003",
+		"ATTESTD_ADMIN_PPROF", "true",
 	))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -143,6 +145,8 @@ func TestLoadFromEnv(t *testing.T) {
 		UpstreamMaxQueue:         16,
 		BreakerFailures:          3,
 		BreakerCooldown:          5 * time.Second,
+		AdminAddr:                "127.0.0.1:6003",
+		AdminPprof:               true,
 	}
 	if got != want {
 		t.Errorf("Load from env:\n got %s\nwant %s", fields(got), fields(want))
@@ -193,6 +197,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-upstream-max-queue", "0",
 		"-breaker-failures", "9",
 		"-breaker-cooldown", "1s",
+		"-admin-addr", "off",
 	}, getenv)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -219,6 +224,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		UpstreamMaxQueue:         0,
 		BreakerFailures:          9,
 		BreakerCooldown:          time.Second,
+		AdminAddr:                "off",
 	}
 	if got != want {
 		t.Errorf("flags over env:\n got %s\nwant %s", fields(got), fields(want))
@@ -324,6 +330,8 @@ func TestInvalidSettings(t *testing.T) {
 		{"upstream queue negative", []string{"ATTESTD_UPSTREAM_MAX_QUEUE", "-1"}, nil, "ATTESTD_UPSTREAM_MAX_QUEUE"},
 		{"breaker failures 0", []string{"ATTESTD_BREAKER_FAILURES", "0"}, nil, "ATTESTD_BREAKER_FAILURES"},
 		{"breaker cooldown 0", []string{"ATTESTD_BREAKER_COOLDOWN", "0s"}, nil, "ATTESTD_BREAKER_COOLDOWN"},
+		{"admin addr without port", []string{"ATTESTD_ADMIN_ADDR", "localhost"}, nil, "ATTESTD_ADMIN_ADDR"},
+		{"admin pprof not a boolean", []string{"ATTESTD_ADMIN_PPROF", "sometimes"}, nil, "ATTESTD_ADMIN_PPROF"},
 		{"flag value bad", nil, []string{"-upstream-timeout", "soon"}, "flags"},
 		{"flag cap below 1024", nil, []string{"-max-request-bytes", "10"}, "ATTESTD_MAX_REQUEST_BYTES"},
 		{"unknown flag", nil, []string{"-verbose"}, "flags"},

@@ -33,8 +33,12 @@ import (
 	"github.com/attestd/attestd/service/translate"
 )
 
-// requestIDHeader is the canonical HTTP form of the request-ID header.
-var requestIDHeader = textproto.CanonicalMIMEHeaderKey(middleware.RequestIDHeader)
+// requestIDHeader and stytchRequestIDHeader are the canonical HTTP forms of
+// the request-ID headers.
+var (
+	requestIDHeader       = textproto.CanonicalMIMEHeaderKey(middleware.RequestIDHeader)
+	stytchRequestIDHeader = textproto.CanonicalMIMEHeaderKey(middleware.StytchRequestIDHeader)
+)
 
 // New returns the REST handler for SessionService, calling the gRPC server
 // through conn. Request bodies larger than maxBody bytes are refused with 413.
@@ -90,11 +94,15 @@ func peerMetadata(_ context.Context, r *http.Request) metadata.MD {
 	return md
 }
 
-// outgoingHeader returns the request ID as X-Request-Id and nothing else: no
-// Grpc-Metadata-* noise for Stytch SDK callers.
+// outgoingHeader returns the request IDs as X-Request-Id and
+// X-Stytch-Request-Id and nothing else: no Grpc-Metadata-* noise for
+// Stytch SDK callers.
 func outgoingHeader(key string) (string, bool) {
-	if key == middleware.RequestIDHeader {
+	switch key {
+	case middleware.RequestIDHeader:
 		return requestIDHeader, true
+	case middleware.StytchRequestIDHeader:
+		return stytchRequestIDHeader, true
 	}
 	return "", false
 }
@@ -144,6 +152,9 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 			// request_id when Stytch answered, as Stytch's own errors do.
 			w.Header().Set(requestIDHeader, ids[0])
 			e.WithRequestID(ids[0])
+		}
+		if ids := md.HeaderMD.Get(middleware.StytchRequestIDHeader); len(ids) > 0 {
+			w.Header().Set(stytchRequestIDHeader, ids[0])
 		}
 	}
 	writeBody(w, r, e)

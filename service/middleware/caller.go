@@ -40,6 +40,8 @@ type Caller struct {
 	Via string
 	// Addr is the caller's IP address.
 	Addr string
+	// Protocol is "rest" for calls the gateway forwarded, else "grpc".
+	Protocol string
 }
 
 // key is what rate limits count against: the name, or the address of an
@@ -88,13 +90,14 @@ func certName(ids, allowed []string) string {
 // identify reads the transport's view of the caller: a client certificate
 // (direct, or forwarded by the gateway) and an address.
 func identify(ctx context.Context, allowed []string) Caller {
-	c := Caller{Via: "anonymous"}
+	c := Caller{Via: "anonymous", Protocol: "grpc"}
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return c
 	}
 	switch info := p.AuthInfo.(type) {
 	case inproc.AuthInfo:
+		c.Protocol = "rest"
 		md, _ := metadata.FromIncomingContext(ctx)
 		c.Addr = first(md, PeerAddrHeader)
 		if id := certName(md.Get(PeerCertHeader), allowed); id != "" {
@@ -171,11 +174,14 @@ func authenticate(o AuthOptions, ctx context.Context, method string) error {
 // authUnary authenticates unary calls. Failed attempts count against the
 // caller's address in the rate limiter, so guessing tokens is throttled
 // like any other traffic.
-func authUnary(o AuthOptions, l *ratelimit.Limiter) grpc.UnaryServerInterceptor {
+func authUnary(o AuthOptions, l *ratelimit.Limiter, rec Recorder) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if err := authenticate(o, ctx, info.FullMethod); err != nil {
 			if l != nil {
 				if ok, wait := l.Allow("addr:" + CallerOf(ctx).Addr); !ok {
+					if rec != nil {
+						rec.RateLimited("auth_failure")
+					}
 					return nil, tooManyRequests(wait)
 				}
 			}
@@ -197,12 +203,15 @@ func authStream(o AuthOptions) grpc.StreamServerInterceptor {
 
 // rateLimit refuses a caller over its rate with too_many_requests and a
 // retry delay.
-func rateLimit(l *ratelimit.Limiter) grpc.UnaryServerInterceptor {
+func rateLimit(l *ratelimit.Limiter, rec Recorder) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if l == nil || strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
 			return handler(ctx, req)
 		}
 		if ok, wait := l.Allow(CallerOf(ctx).key()); !ok {
+			if rec != nil {
+				rec.RateLimited("caller")
+			}
 			return nil, tooManyRequests(wait)
 		}
 		return handler(ctx, req)

@@ -402,15 +402,15 @@ func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 		want middleware.Caller
 	}{
 		{"in-process connection", &peer.Peer{Addr: tcp, AuthInfo: inproc.AuthInfo{}},
-			middleware.Caller{Name: "svc-a.internal", Via: "mtls", Addr: "10.9.9.9"}},
+			middleware.Caller{Name: "svc-a.internal", Via: "mtls", Addr: "10.9.9.9", Protocol: "rest"}},
 		{"network connection without credentials", &peer.Peer{Addr: tcp, AuthInfo: nil},
-			middleware.Caller{Via: "anonymous", Addr: "192.0.2.7"}},
+			middleware.Caller{Via: "anonymous", Addr: "192.0.2.7", Protocol: "grpc"}},
 		{"TLS without a client certificate", &peer.Peer{Addr: tcp, AuthInfo: credentials.TLSInfo{}},
-			middleware.Caller{Via: "anonymous", Addr: "192.0.2.7"}},
+			middleware.Caller{Via: "anonymous", Addr: "192.0.2.7", Protocol: "grpc"}},
 		{"TLS with another client certificate", &peer.Peer{Addr: tcp, AuthInfo: credentials.TLSInfo{
 			State: tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}}},
-			middleware.Caller{Name: "svc-b.internal", Via: "mtls", Addr: "192.0.2.7"}},
-		{"no peer", nil, middleware.Caller{Via: "anonymous"}},
+			middleware.Caller{Name: "svc-b.internal", Via: "mtls", Addr: "192.0.2.7", Protocol: "grpc"}},
+		{"no peer", nil, middleware.Caller{Via: "anonymous", Protocol: "grpc"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

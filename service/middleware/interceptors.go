@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -38,12 +39,22 @@ type Options struct {
 	Limiter *ratelimit.Limiter
 	// MaxDeadline caps every call's deadline; 0 is no cap.
 	MaxDeadline time.Duration
+	// Metrics receives calls and rate-limit refusals; nil records nothing.
+	Metrics Recorder
+	// GRPCMetrics, when set, adds grpc-ecosystem's server metrics.
+	GRPCMetrics *grpcprom.ServerMetrics
+	// Audit receives one event per attest; nil writes none.
+	Audit *slog.Logger
 }
 
 // Default is attestd's chain, outermost first:
 //
-//   - request_id: adopt the caller's x-request-id or mint one; echo it back.
+//   - request_id: adopt the caller's x-request-id or mint one; echo it back,
+//     with Stytch's request_id as x-stytch-request-id.
+//   - grpc_metrics: grpc-ecosystem's server metrics (when configured).
+//   - metrics: attestd's call counter and latency by protocol and error.
 //   - logging: one structured line per call, after the status is final.
+//   - audit: one audit event per attest.
 //   - errors: the single place any error becomes a status with a StytchError.
 //   - recovery: a panic becomes an internal error instead of a crash.
 //   - deadline: cap the call's deadline, whatever the caller asked.
@@ -52,14 +63,24 @@ type Options struct {
 //   - rate_limit: a token bucket per caller.
 //   - validate: protovalidate rules from the protos, before any handler work.
 func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
+	passUnary := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		return h(ctx, req)
+	}
+	grpcMetrics := Named{Name: "grpc_metrics", Unary: passUnary}
+	if o.GRPCMetrics != nil {
+		grpcMetrics = Named{Name: "grpc_metrics", Unary: o.GRPCMetrics.UnaryServerInterceptor(), Stream: o.GRPCMetrics.StreamServerInterceptor()}
+	}
 	return Chain{
 		{Name: "request_id", Unary: requestID},
+		grpcMetrics,
+		{Name: "metrics", Unary: metrics(o.Metrics)},
 		{Name: "logging", Unary: logging(log)},
+		{Name: "audit", Unary: audit(o.Audit)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "recovery", Unary: recovery(log)},
 		{Name: "deadline", Unary: deadline(o.MaxDeadline)},
-		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter), Stream: authStream(o.Auth)},
-		{Name: "rate_limit", Unary: rateLimit(o.Limiter)},
+		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter, o.Metrics), Stream: authStream(o.Auth)},
+		{Name: "rate_limit", Unary: rateLimit(o.Limiter, o.Metrics)},
 		{Name: "validate", Unary: validate(v)},
 	}
 }
@@ -79,7 +100,9 @@ func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 	}
 	// The header cannot fail to send before the handler has written anything.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
-	return handler(context.WithValue(ctx, callKey{}, &call{requestID: id}), req)
+	resp, err := handler(context.WithValue(ctx, callKey{}, &call{requestID: id}), req)
+	echoStytchRequestID(ctx, resp, err)
+	return resp, err
 }
 
 // ValidRequestID accepts short printable-ASCII IDs, so a caller cannot inject
@@ -134,7 +157,7 @@ func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 				slog.String("error_type", e.Body.GetErrorType()),
 				slog.Int("status_code", int(e.Body.GetStatusCode())),
 				slog.String("error_domain", e.Domain),
-				slog.String("stytch_request_id", stytchRequestID(e)))
+				slog.String("stytch_request_id", stytchRequestID(nil, e)))
 			level = levelFor(e.Code)
 		} else {
 			attrs = append(attrs, slog.String("code", codes.OK.String()))
@@ -145,13 +168,6 @@ func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 		log.LogAttrs(ctx, level, "call", attrs...)
 		return resp, err
 	}
-}
-
-func stytchRequestID(e *apierr.Error) string {
-	if e.Domain != apierr.DomainStytch {
-		return ""
-	}
-	return e.Body.GetRequestId()
 }
 
 // levelFor logs caller mistakes quietly and attestd's or Stytch's failures

@@ -51,7 +51,7 @@ func startSecure(t *testing.T, pki *stytchtest.PKI, mutate ...func(*config.Confi
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.BaseURL = h.stytch.URL
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ShutdownGrace = 5 * time.Second
 	cfg.TLSCertFile, cfg.TLSKeyFile = h.pki.CertFile, h.pki.KeyFile
 	for _, m := range mutate {

@@ -27,6 +27,7 @@ import (
 	"github.com/attestd/attestd/service/gateway"
 	"github.com/attestd/attestd/service/inproc"
 	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/observe"
 	"github.com/attestd/attestd/service/security"
 	"github.com/attestd/attestd/service/translate"
 	"github.com/attestd/attestd/service/upstream"
@@ -49,6 +50,9 @@ type Server struct {
 	emulator *emulator.Listener // nil unless in emulator mode
 	inproc   *inproc.Listener   // the gateway's way in
 	upstream *upstream.Client
+	metrics  *observe.Metrics
+	tracing  *observe.Tracing
+	admin    *observe.Admin // nil when ATTESTD_ADMIN_ADDR=off
 	reloader *security.Reloader // nil without TLS
 	serveErr chan error
 
@@ -58,11 +62,17 @@ type Server struct {
 
 // Start binds both listeners and starts serving. The returned Server runs
 // until Shutdown; Wait reports a listener failing on its own.
-func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	o := collectOptions(opts)
 	s := &Server{cfg: cfg, log: log, drift: translate.NewDriftLog(log), serveErr: make(chan error, 2)}
+	var err error
+	if s.tracing, err = observe.NewTracing(ctx, o.getenv, Version, o.spanExporter); err != nil {
+		return nil, &config.Error{Setting: "OTEL_*", Problem: err.Error()}
+	}
+	s.metrics = observe.NewMetrics(Version, s.drift)
 
 	validator, err := protovalidate.New(protovalidate.WithMessages(&b2bsessionv1.AttestRequest{}))
 	if err != nil {
@@ -73,6 +83,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.reloader = pol.reloader
+	pol.chain.Metrics, pol.chain.GRPCMetrics = s.metrics, s.metrics.GRPC
+	pol.chain.Audit = log.With("log_type", "audit")
 	chain := middleware.Default(log, validator, pol.chain)
 	chainOpts, err := chain.ServerOptions()
 	if err != nil {
@@ -80,6 +92,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	}
 	s.grpc = grpc.NewServer(append(chainOpts,
 		grpc.Creds(pol.grpcCredentials()),
+		grpc.StatsHandler(grpcServerTracing(s.tracing)),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		grpc.MaxHeaderListSize(uint32(cfg.MaxMetadataBytes)))...)
 
@@ -101,8 +114,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		MaxQueue:         queue(cfg.UpstreamMaxQueue),
 		BreakerFailures:  int(cfg.BreakerFailures),
 		BreakerCooldown:  cfg.BreakerCooldown,
+		Transport:        upstreamTransport(s.tracing),
+		Observe:          s.metrics.UpstreamAttempt,
 	})
 	s.upstream = client
+	s.metrics.WatchUpstream(client)
 	b2bsessionv1.RegisterSessionServiceServer(s.grpc, attest.New(client))
 	s.health = health.NewServer()
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
@@ -124,6 +140,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	s.inproc = inproc.NewListener()
 	s.conn, err = grpc.NewClient("passthrough:///attestd-inproc",
 		grpc.WithContextDialer(s.inproc.Dial),
+		grpc.WithStatsHandler(gatewayClientTracing(s.tracing)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(cfg.MaxUpstreamResponseBytes)*2)))
 	if err != nil {
@@ -136,7 +153,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler:           handler,
+		Handler:           restTracing(s.tracing, handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // bodies are small; a trickle is an attack
 		IdleTimeout:       2 * time.Minute,
@@ -155,6 +172,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 			s.serveErr <- err
 		}
 	}()
+	s.metrics.GRPC.InitializeMetrics(s.grpc)
+	if cfg.AdminAddr != "off" {
+		if s.admin, err = observe.NewAdmin(cfg.AdminAddr, s.metrics, cfg.AdminPprof); err != nil {
+			_ = s.Shutdown()
+			return nil, fmt.Errorf("ATTESTD_ADMIN_ADDR: %w", err)
+		}
+		s.admin.SetReady(true)
+	}
 	s.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(b2bsessionv1.SessionService_ServiceDesc.ServiceName, grpc_health_v1.HealthCheckResponse_SERVING)
 	log.Info("attestd serving",
@@ -163,6 +188,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		"tls", pol.tls != nil,
 		"mtls", pol.tls != nil && pol.tls.ClientCAs != nil,
 		"bearer_tokens", pol.chain.Auth.Tokens != nil,
+		"admin_addr", s.AdminAddr(),
+		"tracing", s.tracing.Exporter,
 		"interceptors", chain.Names(),
 		"config", cfg)
 	return s, nil
@@ -176,6 +203,17 @@ func queue(n int64) int {
 	}
 	return int(n)
 }
+
+// AdminAddr is the admin listener's address ("" when it is off).
+func (s *Server) AdminAddr() string {
+	if s.admin == nil {
+		return ""
+	}
+	return s.admin.Addr().String()
+}
+
+// Metrics is attestd's Prometheus registry and recorders.
+func (s *Server) Metrics() *observe.Metrics { return s.metrics }
 
 // Upstream is the client attestd calls Stytch with (its breaker state and
 // load, for tests and metrics).
@@ -227,6 +265,10 @@ func (s *Server) Shutdown() error {
 }
 
 func (s *Server) shutdown() error {
+	if s.admin != nil {
+		s.admin.SetReady(false)
+		defer s.admin.Close()
+	}
 	s.health.Shutdown() // report NOT_SERVING to load balancers first
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
@@ -246,6 +288,9 @@ func (s *Server) shutdown() error {
 	}
 	connErr := s.conn.Close()
 	emuErr := stopEmulator(ctx, s.emulator)
+	if err := shutdownTracing(ctx, s.tracing); err != nil {
+		s.log.Warn("spans could not be flushed", "error", err.Error())
+	}
 	if httpErr != nil {
 		s.http.Close()
 		return fmt.Errorf("REST listener did not drain within %s: %w", s.cfg.ShutdownGrace, httpErr)

@@ -58,7 +58,7 @@ func startLogging(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *ha
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.BaseURL = h.stytch.URL
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ShutdownGrace = 5 * time.Second
 	for _, m := range mutate {
 		m(&cfg)

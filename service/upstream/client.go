@@ -80,8 +80,13 @@ type Options struct {
 	UserAgent string
 	// Drift is told about unknown keys in Stytch's answers; may be nil.
 	Drift translate.DriftReporter
-	// Transport overrides the HTTP transport (tests); nil means a tuned default.
+	// Transport overrides the HTTP transport (tests, tracing); nil means a
+	// tuned default.
 	Transport http.RoundTripper
+	// Observe, when set, is told of every HTTP attempt: Stytch's status (0
+	// when no answer came), the error_type ("" on success) and how long it
+	// took. Metrics hang here.
+	Observe func(status int, errorType string, took time.Duration)
 
 	// MaxAttempts caps the attempts per call, the first included, for the
 	// retries that are provably safe (see the package doc); 0 means
@@ -356,11 +361,17 @@ type result struct {
 	// retry: sending the request again is safe, after wait.
 	retry bool
 	wait  time.Duration
+	// status is Stytch's HTTP status; 0 when no answer came.
+	status int
 }
 
 // attempt sends the request once, the n-th time (from 1), and judges the
 // answer.
-func (c *Client) attempt(ctx context.Context, body []byte, n int) result {
+func (c *Client) attempt(ctx context.Context, body []byte, n int) (r result) {
+	if c.opts.Observe != nil {
+		start := time.Now()
+		defer func() { c.opts.Observe(r.status, errorType(r.err), time.Since(start)) }()
+	}
 	// connected records whether the transport gave this attempt a
 	// connection, the point from which bytes may be on the wire.
 	var connected atomic.Bool
@@ -378,7 +389,7 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) result {
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		r := result{err: transportError(ctx, err), outcome: transportOutcome(ctx)}
+		r = result{err: transportError(ctx, err), outcome: transportOutcome(ctx)}
 		// ctx.Err: a call out of time or canceled is not resent, whatever
 		// broke.
 		if ctx.Err() == nil && neverSent(connected.Load(), err) {
@@ -387,7 +398,21 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) result {
 		return r
 	}
 	defer resp.Body.Close()
-	return c.judge(ctx, resp)
+	r = c.judge(ctx, resp)
+	r.status = resp.StatusCode
+	return r
+}
+
+// errorType is the error_type of an attempt's error ("" for success).
+func errorType(err error) string {
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		return e.Body.GetErrorType()
+	}
+	if err != nil {
+		return apierr.TypeInternal
+	}
+	return ""
 }
 
 // judge turns Stytch's answer into the call's result.

@@ -1,0 +1,121 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/security"
+)
+
+// StytchRequestIDHeader returns Stytch's request_id to the caller (gRPC
+// response metadata; X-Stytch-Request-Id over REST) next to x-request-id.
+const StytchRequestIDHeader = "x-stytch-request-id"
+
+// Recorder receives the chain's measurements (service/observe.Metrics).
+type Recorder interface {
+	// Call records one finished call.
+	Call(protocol, code, errorType string, took time.Duration)
+	// RateLimited records a rate-limit refusal ("caller" or "auth_failure").
+	RateLimited(reason string)
+}
+
+// stytchRequestID is Stytch's request_id of a call's answer or error ("" if
+// Stytch did not answer).
+func stytchRequestID(resp any, err error) string {
+	if err != nil {
+		e := apierr.From(err)
+		if e.Domain != apierr.DomainStytch {
+			return ""
+		}
+		return e.Body.GetRequestId()
+	}
+	if r, ok := resp.(upstreamRequestID); ok {
+		return r.GetRequestId()
+	}
+	return ""
+}
+
+// metrics records every call's protocol, code, error_type and latency.
+func metrics(r Recorder) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if r == nil {
+			return handler(ctx, req)
+		}
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code, errorType := codes.OK, ""
+		if err != nil {
+			e := apierr.From(err)
+			code, errorType = status.Code(err), e.Body.GetErrorType()
+		}
+		if info.FullMethod == b2bsessionv1.SessionService_Attest_FullMethodName {
+			r.Call(protocolOf(ctx), code.String(), errorType, time.Since(start))
+		}
+		return resp, err
+	}
+}
+
+// protocolOf is "rest" for calls the gateway forwarded, else "grpc".
+func protocolOf(ctx context.Context) string {
+	if p := CallerOf(ctx).Protocol; p != "" {
+		return p
+	}
+	return "grpc"
+}
+
+// audit writes one event per attest: who, what, the outcome, how long,
+// which token (by fingerprint only).
+func audit(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		in, ok := req.(*b2bsessionv1.AttestRequest)
+		if log == nil || !ok {
+			return handler(ctx, req)
+		}
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		out, _ := resp.(*b2bsessionv1.AttestResponse)
+		caller := CallerOf(ctx)
+		org := in.GetOrganizationId()
+		if o := out.GetOrganization().GetOrganizationId(); o != "" {
+			org = o
+		}
+		outcome, code, errorType := "success", codes.OK, ""
+		if err != nil {
+			e := apierr.From(err)
+			outcome, code, errorType = "failure", e.Code, e.Body.GetErrorType()
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "audit",
+			slog.String("event", "attest"),
+			slog.String("outcome", outcome),
+			slog.String("code", code.String()),
+			slog.String("error_type", errorType),
+			slog.String("caller", caller.Name),
+			slog.String("caller_via", caller.Via),
+			slog.String("peer", caller.Addr),
+			slog.String("protocol", protocolOf(ctx)),
+			slog.String("profile_id", in.GetProfileId()),
+			slog.String("organization_id", org),
+			slog.String("member_id", out.GetMemberId()),
+			slog.String("member_session_id", out.GetMemberSession().GetMemberSessionId()),
+			slog.String("token_fp", security.Fingerprint(in.GetToken())),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", RequestID(ctx)),
+			slog.String("stytch_request_id", stytchRequestID(resp, err)))
+		return resp, err
+	}
+}
+
+// echoStytchRequestID returns Stytch's request_id in the response metadata.
+func echoStytchRequestID(ctx context.Context, resp any, err error) {
+	if id := stytchRequestID(resp, err); id != "" {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(StytchRequestIDHeader, id))
+	}
+}
