@@ -52,7 +52,7 @@ type Server struct {
 	upstream *upstream.Client
 	metrics  *observe.Metrics
 	tracing  *observe.Tracing
-	admin    *observe.Admin // nil when ATTESTD_ADMIN_ADDR=off
+	admin    *observe.Admin     // nil when ATTESTD_ADMIN_ADDR=off
 	reloader *security.Reloader // nil without TLS
 	serveErr chan error
 
