@@ -60,7 +60,9 @@ func NewTracing(ctx context.Context, getenv func(string) string, version string,
 			return t, err
 		}
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
+	// Schemaless: the SDK's default resource carries its own semconv schema
+	// URL, and merging two different schema URLs is an error.
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
 		semconv.ServiceName("attestd"), semconv.ServiceVersion(version)))
 	if err != nil {
 		return nil, err
