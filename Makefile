@@ -31,13 +31,15 @@ lint:
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 
-gen: ## regenerate everything under gen/ from proto/
+gen: ## regenerate everything under gen/ from proto/ (Go, gateway, OpenAPI, Python, TypeScript)
 	$(BUF) format -w proto
 	$(BUF) generate
+	$(BUF) generate --template buf.gen.clients.yaml
 
 gen-check: ## fail when gen/ is not what proto/ generates
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BUF) generate -o "$$tmp"; \
+	$(BUF) generate --template buf.gen.clients.yaml -o "$$tmp"; \
 	diff -r "$$tmp/gen" gen >/dev/null || { diff -r "$$tmp/gen" gen | head -20; echo "gen/ is stale: run 'make gen' and commit the result"; exit 1; }; \
 	echo "gen/ is up to date"
 
