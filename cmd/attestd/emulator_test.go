@@ -130,7 +130,7 @@ func TestQuickStart(t *testing.T) {
 		t.Errorf("unknown member: %v (%v)", err, stytchErr)
 	}
 
-	logs := p.stop(t)
+	logs := p.Stop(t)
 	if !strings.Contains(logs, "emulator mode — not for production") {
 		t.Errorf("emulator mode is not announced:\n%s", logs)
 	}
@@ -176,8 +176,8 @@ func TestStandaloneEmulator(t *testing.T) {
 	if code != 403 || resp["error_type"] != "organization_suspended" {
 		t.Errorf("suspended organization through attestd: %d %v", code, resp)
 	}
-	p.stop(t)
-	if logs := emu.stop(t); strings.Contains(logs, secret) {
+	p.Stop(t)
+	if logs := emu.Stop(t); strings.Contains(logs, secret) {
 		t.Errorf("the emulator logs its secret")
 	}
 }

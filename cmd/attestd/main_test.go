@@ -1,18 +1,14 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,10 +29,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "attestd")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if binary, err = stytchtest.BuildAttestd(dir, "."); err != nil {
 		os.RemoveAll(dir)
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -47,65 +42,10 @@ func TestMain(m *testing.M) {
 // build returns the path of the real binary.
 func build(*testing.T) string { return binary }
 
-// proc is a running attestd binary whose stderr is parsed as JSON log lines.
-type proc struct {
-	cmd   *exec.Cmd
-	lines chan map[string]any
-	all   *strings.Builder
-	done  chan struct{} // closed when stderr is drained
-}
-
-// startBinary runs bin with args and a clean environment plus env, and
-// returns once a log line with message msg appears (its fields in first).
-func startBinary(t *testing.T, ctx context.Context, bin string, args, env []string, msg string) (*proc, map[string]any) {
+// startBinary is stytchtest.StartProc.
+func startBinary(t *testing.T, ctx context.Context, bin string, args, env []string, msg string) (*stytchtest.Proc, map[string]any) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	// A free admin port unless the test chooses: tests run side by side.
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "ATTESTD_ADMIN_ADDR=127.0.0.1:0"}, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan map[string]any, 256), all: &strings.Builder{}, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		defer close(p.lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.all.WriteString(sc.Text() + "\n") // read only after done is closed
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				select {
-				case p.lines <- m:
-				default: // nobody is reading any more
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.done; _ = cmd.Wait() })
-	for m := range p.lines {
-		if m["msg"] == msg {
-			return p, m
-		}
-	}
-	t.Fatalf("%s %v never logged %q:\n%s", bin, args, msg, p.all.String())
-	return nil, nil
-}
-
-// stop sends SIGTERM, waits for exit and returns everything logged.
-func (p *proc) stop(t *testing.T) string {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-	if err := p.cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v\n%s", err, p.all.String())
-	}
-	return p.all.String()
+	return stytchtest.StartProc(t, ctx, bin, args, env, msg)
 }
 
 // TestBinaryEndToEnd runs the built attestd on random ports in front of a
@@ -153,7 +93,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("gRPC error: %v", err)
 	}
 
-	logs := p.stop(t)
+	logs := p.Stop(t)
 	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`, `"secret":"(redacted)"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)

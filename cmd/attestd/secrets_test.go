@@ -119,7 +119,7 @@ func TestNoSecretInOutput(t *testing.T) {
 		t.Errorf("invalid request: %v", err)
 	}
 
-	output := p.stop(t) + emu.stop(t)
+	output := p.Stop(t) + emu.Stop(t)
 	for _, secret := range append(secrets, stytchSecret, callerToken, wrongToken) {
 		if secret != "" && strings.Contains(output, secret) {
 			t.Errorf("a secret appears in the output: %.16s…", secret)

@@ -43,10 +43,10 @@ func TestBinaryReloadsCertificateOnSIGHUP(t *testing.T) {
 	}
 
 	pki.RotateServer(t)
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for m := range p.lines {
+	for m := range p.Lines {
 		if m["msg"] == "TLS certificate reloaded" {
 			break
 		}
@@ -58,5 +58,5 @@ func TestBinaryReloadsCertificateOnSIGHUP(t *testing.T) {
 	if after == before || serverSerial(t, httpAddr, client) != after {
 		t.Errorf("serial before %s, after SIGHUP %s (both listeners must serve the new one)", before, after)
 	}
-	p.stop(t)
+	p.Stop(t)
 }
