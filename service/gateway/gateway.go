@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/apierr"
@@ -44,10 +45,10 @@ var (
 // through conn. Request bodies larger than maxBody bytes are refused with 413.
 func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &marshaler{runtime.JSONPb{
 			MarshalOptions:   translate.MarshalOptions,
 			UnmarshalOptions: translate.RequestUnmarshalOptions,
-		}),
+		}}),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
@@ -59,6 +60,18 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (htt
 		return nil, fmt.Errorf("register REST routes: %w", err)
 	}
 	return capBody(mux, maxBody), nil
+}
+
+// marshaler renders answers with translate.Marshal (its fast encoder, with
+// protojson as the reference it falls back to); decoding stays protojson's.
+type marshaler struct{ runtime.JSONPb }
+
+// Marshal renders a message as Stytch's JSON.
+func (m *marshaler) Marshal(v any) ([]byte, error) {
+	if msg, ok := v.(proto.Message); ok {
+		return translate.Marshal(msg)
+	}
+	return m.JSONPb.Marshal(v)
 }
 
 // incomingHeader forwards the request ID to gRPC metadata; everything else

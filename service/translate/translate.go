@@ -139,6 +139,9 @@ func joinPath(path, key string) string {
 
 // Marshal renders m as Stytch-shaped JSON.
 func Marshal(m proto.Message) ([]byte, error) {
+	if b, err := fastMarshal(m); err == nil {
+		return b, nil
+	}
 	b, err := MarshalOptions.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("render %s as JSON: %w", m.ProtoReflect().Descriptor().FullName(), err)
