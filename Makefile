@@ -9,7 +9,7 @@ SHELL := /bin/bash
 BUF := go tool -modfile=tools/buf/go.mod buf
 FUZZTIME ?= 10s
 
-.PHONY: help run test deps check gen gen-check lint breaking unit fuzz bench
+.PHONY: help run test deps check gen gen-check lint breaking unit fuzz bench perf
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ deps: ## install or name what the tests need
 	@bash .ci/deps
 
 check: lint gen-check breaking ## formatting, vet, buf lint/format, stale gen/, breaking changes
-	@out=$$(gofmt -l cmd service clients examples); test -z "$$out" || { echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; }
+	@out=$$(gofmt -l cmd service clients examples perf); test -z "$$out" || { echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./...
 
 lint:
@@ -56,6 +56,10 @@ fuzz: ## run each fuzzer briefly (FUZZTIME=10s)
 	    go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s $$pkg; \
 	  done; \
 	done
+
+perf: ## the harness: upstream alone, nginx, attestd REST and gRPC, one table (PERF_ARGS="-d 10s -c 1,16,64")
+	@bash perf/deps
+	go run ./perf $(PERF_ARGS)
 
 bench: ## benchmarks in benchstat format (bench.txt)
 	go test -run='^$$' -bench=. -benchmem -count=6 ./... | tee bench.txt

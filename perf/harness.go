@@ -195,6 +195,9 @@ func measure(self string, t target, c int, d time.Duration, lua string) (row, er
 			return r, err
 		}
 		r.rps, r.requests, r.errors = lr.RPS, lr.Requests, lr.Errors
+		if lr.FirstError != "" {
+			fmt.Fprintf(os.Stderr, "perf: %s c=%d: %d errors, the first: %s\n", t.name, c, lr.Errors, lr.FirstError)
+		}
 		r.p50, r.p99 = time.Duration(lr.P50us)*time.Microsecond, time.Duration(lr.P99us)*time.Microsecond
 	} else {
 		secs := strconv.Itoa(max(1, int(d.Seconds())))
