@@ -2,254 +2,105 @@ package inproc_test
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
+	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/inproc"
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// service answers Attest with what it saw of the call.
+type service struct {
+	b2bsessionv1.UnimplementedSessionServiceServer
+}
+
+func (service) Attest(ctx context.Context, req *b2bsessionv1.AttestRequest) (*b2bsessionv1.AttestResponse, error) {
+	if req.GetToken() == "fail" {
+		return nil, status.Error(codes.NotFound, "no such member")
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	p, _ := peer.FromContext(ctx)
+	_, inProcess := p.AuthInfo.(inproc.AuthInfo)
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-seen", strings.Join(md.Get("x-caller"), ",")))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t"))
+	method, _ := grpc.Method(ctx)
+	status := int32(0)
+	if inProcess {
+		status = 200
+	}
+	return &b2bsessionv1.AttestResponse{MemberId: req.GetProfileId() + "|" + method, StatusCode: status}, nil
+}
+
+// direct is a Direct serving service through the interceptors.
+func direct(interceptors ...grpc.UnaryServerInterceptor) *inproc.Direct {
+	chain := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		for i := len(interceptors) - 1; i >= 0; i-- {
+			next, ic := h, interceptors[i]
+			h = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, next) }
+		}
+		return h(ctx, req)
+	}
+	d := inproc.NewDirect(chain, 1024)
+	b2bsessionv1.RegisterSessionServiceServer(d, service{})
+	return d
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	return ctx
+	return c
 }
 
-// accept runs Accept in the background.
-func accept(l *inproc.Listener) <-chan result {
-	ch := make(chan result, 1)
-	go func() {
-		c, err := l.Accept()
-		ch <- result{c, err}
-	}()
-	return ch
-}
-
-type result struct {
-	conn net.Conn
-	err  error
-}
-
-func await(t *testing.T, ctx context.Context, ch <-chan result) result {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-ctx.Done():
-		t.Fatal("Accept did not return")
-		return result{}
-	}
-}
-
-func TestDialAccept(t *testing.T) {
-	ctx := testCtx(t)
-	l := inproc.NewListener()
-	defer l.Close()
-	if l.Addr().Network() != "inproc" || l.Addr().String() != "inproc" {
-		t.Errorf("Addr = %s/%s", l.Addr().Network(), l.Addr().String())
-	}
-	accepted := accept(l)
-	client, err := l.Dial(ctx, "ignored")
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer client.Close()
-	r := await(t, ctx, accepted)
-	if r.err != nil {
-		t.Fatalf("Accept: %v", r.err)
-	}
-	server := r.conn
-	defer server.Close()
-	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
-	_ = server.SetDeadline(time.Now().Add(10 * time.Second))
-
-	// Both directions carry bytes.
-	go func() { _, _ = client.Write([]byte("ping")) }()
-	buf := make([]byte, 4)
-	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "ping" {
-		t.Fatalf("server read %q, %v", buf, err)
-	}
-	go func() { _, _ = server.Write([]byte("pong")) }()
-	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "pong" {
-		t.Fatalf("client read %q, %v", buf, err)
-	}
-	// Closing one end ends the other's reads.
-	client.Close()
-	if _, err := server.Read(buf); !errors.Is(err, io.EOF) {
-		t.Errorf("read after the peer closed: %v", err)
-	}
-}
-
-func TestEachDialIsItsOwnConnection(t *testing.T) {
-	ctx := testCtx(t)
-	l := inproc.NewListener()
-	defer l.Close()
-	for i := range 3 {
-		accepted := accept(l)
-		c, err := l.Dial(ctx, "")
-		if err != nil {
-			t.Fatalf("Dial %d: %v", i, err)
-		}
-		r := await(t, ctx, accepted)
-		if r.err != nil {
-			t.Fatalf("Accept %d: %v", i, r.err)
-		}
-		go func() { _, _ = c.Write([]byte{byte(i)}) }()
-		b := make([]byte, 1)
-		_ = r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.ReadFull(r.conn, b); err != nil || b[0] != byte(i) {
-			t.Errorf("connection %d read %v, %v", i, b, err)
-		}
-		c.Close()
-		r.conn.Close()
-	}
-}
-
-func TestClose(t *testing.T) {
-	ctx := testCtx(t)
-	l := inproc.NewListener()
-	waiting := accept(l) // blocked in Accept when Close comes
-	if err := l.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if r := await(t, ctx, waiting); !errors.Is(r.err, net.ErrClosed) || r.conn != nil {
-		t.Errorf("pending Accept after Close = %v, %v; want net.ErrClosed", r.conn, r.err)
-	}
-	if c, err := l.Accept(); !errors.Is(err, net.ErrClosed) || c != nil {
-		t.Errorf("Accept after Close = %v, %v; want net.ErrClosed", c, err)
-	}
-	if c, err := l.Dial(ctx, ""); !errors.Is(err, net.ErrClosed) || c != nil {
-		t.Errorf("Dial after Close = %v, %v; want net.ErrClosed", c, err)
-	}
-	if err := l.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-}
-
-func TestDialHonoursContext(t *testing.T) {
-	l := inproc.NewListener() // nobody accepts
-	defer l.Close()
-
-	canceled, cancel := context.WithCancel(testCtx(t))
-	cancel()
-	if c, err := l.Dial(canceled, ""); !errors.Is(err, context.Canceled) || c != nil {
-		t.Errorf("Dial with a canceled context = %v, %v", c, err)
-	}
-
-	// Canceled while waiting for Accept.
-	waiting, cancel := context.WithCancel(testCtx(t))
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.Dial(waiting, "")
-		done <- err
-	}()
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Dial canceled while waiting = %v", err)
-		}
-	case <-testCtx(t).Done():
-		t.Fatal("Dial ignored the canceled context")
-	}
-
-	short, cancel := context.WithTimeout(testCtx(t), time.Millisecond)
-	defer cancel()
-	if _, err := l.Dial(short, ""); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Dial past its deadline = %v", err)
-	}
-
-	// A Dial given up on leaves no connection behind for Accept.
-	ctx := testCtx(t)
-	accepted := accept(l)
-	c, err := l.Dial(ctx, "")
+// TestDirectCall: metadata in, headers and trailers out, the in-process
+// peer, the method name, the interceptor chain, the answer copied back.
+func TestDirectCall(t *testing.T) {
+	var intercepted string
+	client := b2bsessionv1.NewSessionServiceClient(direct(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		intercepted = info.FullMethod
+		return h(ctx, req)
+	}))
+	var header, trailer metadata.MD
+	c := metadata.AppendToOutgoingContext(ctx(t), "x-caller", "svc-a")
+	resp, err := client.Attest(c, &b2bsessionv1.AttestRequest{ProfileId: "p", Token: "t"}, grpc.Header(&header), grpc.Trailer(&trailer))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	r := await(t, ctx, accepted)
-	if r.err != nil {
-		t.Fatal(r.err)
+	const method = "/stytch.b2b.session.v1.SessionService/Attest"
+	if resp.GetMemberId() != "p|"+method || resp.GetStatusCode() != 200 {
+		t.Errorf("answer %v: want the request's profile, the method and an in-process peer", resp)
 	}
-	defer r.conn.Close()
-	go func() { _, _ = c.Write([]byte("x")) }()
-	b := make([]byte, 1)
-	_ = r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(r.conn, b); err != nil || b[0] != 'x' {
-		t.Errorf("Accept returned an abandoned connection: %q, %v", b, err)
+	if intercepted != method {
+		t.Errorf("interceptor saw %q", intercepted)
+	}
+	if got := header.Get("x-seen"); len(got) != 1 || got[0] != "svc-a" {
+		t.Errorf("header %v: the caller's metadata did not reach the handler", header)
+	}
+	if got := trailer.Get("x-trailer"); len(got) != 1 {
+		t.Errorf("trailer %v", trailer)
 	}
 }
 
-func TestCredentials(t *testing.T) {
-	ctx := testCtx(t)
-	creds := inproc.Credentials(insecure.NewCredentials())
-
-	// An in-process connection skips the handshake and is marked.
-	l := inproc.NewListener()
-	defer l.Close()
-	accepted := accept(l)
-	client, err := l.Dial(ctx, "")
-	if err != nil {
-		t.Fatal(err)
+func TestDirectErrors(t *testing.T) {
+	d := direct()
+	client := b2bsessionv1.NewSessionServiceClient(d)
+	if _, err := client.Attest(ctx(t), &b2bsessionv1.AttestRequest{Token: "fail"}); status.Code(err) != codes.NotFound {
+		t.Errorf("handler error: %v", err)
 	}
-	defer client.Close()
-	r := await(t, ctx, accepted)
-	if r.err != nil {
-		t.Fatal(r.err)
+	big := &b2bsessionv1.AttestRequest{Token: strings.Repeat("x", 2048)}
+	if _, err := client.Attest(ctx(t), big); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("request over the size limit: %v", err)
 	}
-	defer r.conn.Close()
-	conn, info, err := creds.ServerHandshake(r.conn)
-	if err != nil {
-		t.Fatalf("ServerHandshake(inproc): %v", err)
+	if err := d.Invoke(ctx(t), "/no.Such/Method", &b2bsessionv1.AttestRequest{}, &b2bsessionv1.AttestResponse{}); status.Code(err) != codes.Unimplemented {
+		t.Errorf("unknown method: %v", err)
 	}
-	if conn != r.conn {
-		t.Error("ServerHandshake wrapped the in-process connection")
-	}
-	ai, ok := info.(inproc.AuthInfo)
-	if !ok {
-		t.Fatalf("AuthInfo is %T, want inproc.AuthInfo", info)
-	}
-	if ai.AuthType() != "inproc" || ai.SecurityLevel != credentials.PrivacyAndIntegrity {
-		t.Errorf("AuthInfo %q, security level %v", ai.AuthType(), ai.SecurityLevel)
-	}
-
-	// Any other connection goes to the external credentials.
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	conn, info, err = creds.ServerHandshake(a)
-	if err != nil {
-		t.Fatalf("ServerHandshake(pipe): %v", err)
-	}
-	if _, ok := info.(inproc.AuthInfo); ok {
-		t.Fatal("a network connection was marked in-process")
-	}
-	if info.AuthType() != "insecure" || conn != a {
-		t.Errorf("external handshake gave %q, %v", info.AuthType(), conn)
-	}
-	// The client end of an in-process Dial is not the server end either.
-	if _, info, err := creds.ServerHandshake(client); err != nil {
-		t.Fatal(err)
-	} else if _, ok := info.(inproc.AuthInfo); ok {
-		t.Error("the client end of an in-process connection was marked in-process")
-	}
-
-	if _, _, err := creds.ClientHandshake(ctx, "x", a); err == nil {
-		t.Error("ClientHandshake succeeded on server-side credentials")
-	}
-	if creds.Info().SecurityProtocol != insecure.NewCredentials().Info().SecurityProtocol {
-		t.Errorf("Info = %+v", creds.Info())
-	}
-	clone := creds.Clone()
-	if _, info, err := clone.ServerHandshake(r.conn); err != nil {
-		t.Fatal(err)
-	} else if _, ok := info.(inproc.AuthInfo); !ok {
-		t.Errorf("Clone lost the in-process rule: %T", info)
+	if _, err := d.NewStream(ctx(t), &grpc.StreamDesc{}, "/x/y"); status.Code(err) != codes.Unimplemented {
+		t.Errorf("stream: %v", err)
 	}
 }

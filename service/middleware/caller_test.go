@@ -470,7 +470,7 @@ func TestCertificateNamedByAllowList(t *testing.T) {
 		Auth: middleware.AuthOptions{AllowedClients: []string{"svc-a.internal"}},
 	})
 	md := metadata.Pairs(middleware.PeerCertHeader, "spiffe://corp/svc-a", middleware.PeerCertHeader, "svc-a.internal")
-	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{Addr: inproc.NewListener().Addr(), AuthInfo: inproc.AuthInfo{}})
+	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{AuthInfo: inproc.AuthInfo{}})
 	c, _, err := callerSeen(ctx, chain, attestMethod, validRequest())
 	if err != nil || c.Name != "svc-a.internal" || c.Via != "mtls" {
 		t.Errorf("caller %+v (%v); want svc-a.internal via mtls", c, err)

@@ -4,6 +4,7 @@
 package middleware
 
 import (
+	"context"
 	"fmt"
 
 	"google.golang.org/grpc"
@@ -52,4 +53,18 @@ func (c Chain) ServerOptions() ([]grpc.ServerOption, error) {
 		}
 	}
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}, nil
+}
+
+// Interceptor composes the chain's unary interceptors into one, outermost
+// first, as grpc.ChainUnaryInterceptor does: for callers that run the chain
+// without a grpc.Server (the gateway's in-process connection).
+func (c Chain) Interceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		h := handler
+		for i := len(c) - 1; i >= 0; i-- {
+			next, ic := h, c[i].Unary
+			h = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, next) }
+		}
+		return h(ctx, req)
+	}
 }

@@ -46,12 +46,6 @@ func grpcServerTracing(t *observe.Tracing) stats.Handler {
 	return otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(t.Provider), otelgrpc.WithPropagators(t.Propagator))
 }
 
-// gatewayClientTracing carries the REST span into the gRPC call the
-// gateway makes in process.
-func gatewayClientTracing(t *observe.Tracing) stats.Handler {
-	return otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(t.Provider), otelgrpc.WithPropagators(t.Propagator))
-}
-
 // restTracing makes the span of each REST call from the caller's
 // traceparent. Span names stay bounded: the route for Stytch's path, the
 // method alone otherwise.

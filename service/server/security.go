@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/attestd/attestd/service/config"
-	"github.com/attestd/attestd/service/inproc"
 	"github.com/attestd/attestd/service/middleware"
 	"github.com/attestd/attestd/service/ratelimit"
 	"github.com/attestd/attestd/service/security"
@@ -57,12 +56,11 @@ func loadPolicy(cfg config.Config, log *slog.Logger) (policy, error) {
 	return p, nil
 }
 
-// grpcCredentials are the gRPC server's transport credentials: TLS (or
-// none) for network connections, and the gateway's in-process connection
-// let through as is.
+// grpcCredentials are the gRPC server's transport credentials: TLS, or
+// none.
 func (p policy) grpcCredentials() credentials.TransportCredentials {
 	if p.tls == nil {
-		return inproc.Credentials(insecure.NewCredentials())
+		return insecure.NewCredentials()
 	}
-	return inproc.Credentials(credentials.NewTLS(p.tls))
+	return credentials.NewTLS(p.tls)
 }

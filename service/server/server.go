@@ -15,7 +15,6 @@ import (
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -43,12 +42,11 @@ type Server struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	http     *http.Server
-	conn     *grpc.ClientConn
 	grpcLis  net.Listener
 	httpLis  net.Listener
 	drift    *translate.DriftLog
 	emulator *emulator.Listener // nil unless in emulator mode
-	inproc   *inproc.Listener   // the gateway's way in
+	direct   *inproc.Direct     // the gateway's way in
 	upstream *upstream.Client
 	metrics  *observe.Metrics
 	tracing  *observe.Tracing
@@ -119,9 +117,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	})
 	s.upstream = client
 	s.metrics.WatchUpstream(client)
-	b2bsessionv1.RegisterSessionServiceServer(s.grpc, attest.New(client))
+	// The gateway calls the same services in process (inproc.Direct): the
+	// whole interceptor chain (never Register…HandlerServer, which skips
+	// it), without serializing, HTTP/2 or a socket.
+	s.direct = inproc.NewDirect(chain.Interceptor(), int(cfg.MaxRequestBytes))
+	svc := attest.New(client)
 	s.health = health.NewServer()
-	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
+	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.direct} {
+		b2bsessionv1.RegisterSessionServiceServer(r, svc)
+		grpc_health_v1.RegisterHealthServer(r, s.health)
+	}
 	reflection.Register(s.grpc)
 
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -134,20 +139,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return nil, fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
 	}
 
-	// The gateway reaches the gRPC server over an in-process connection, so
-	// REST calls run the whole interceptor chain (never
-	// Register…HandlerServer) without a network hop or a TLS handshake.
-	s.inproc = inproc.NewListener()
-	s.conn, err = grpc.NewClient("passthrough:///attestd-inproc",
-		grpc.WithContextDialer(s.inproc.Dial),
-		grpc.WithStatsHandler(gatewayClientTracing(s.tracing)),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(cfg.MaxUpstreamResponseBytes)*2)))
-	if err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("gateway connection: %w", err)
-	}
-	handler, err := gateway.New(ctx, s.conn, cfg.MaxRequestBytes)
+	handler, err := gateway.New(ctx, s.direct, cfg.MaxRequestBytes)
 	if err != nil {
 		s.closeListeners()
 		return nil, err
@@ -162,7 +154,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 
 	go func() { s.serveErr <- s.grpc.Serve(s.grpcLis) }()
-	go func() { _ = s.grpc.Serve(s.inproc) }() // ends with the server
 	go func() {
 		serve := s.http.Serve
 		if pol.tls != nil {
@@ -286,7 +277,6 @@ func (s *Server) shutdown() error {
 		s.grpc.Stop()
 		<-stopped
 	}
-	connErr := s.conn.Close()
 	emuErr := stopEmulator(ctx, s.emulator)
 	if err := shutdownTracing(ctx, s.tracing); err != nil {
 		s.log.Warn("spans could not be flushed", "error", err.Error())
@@ -298,14 +288,11 @@ func (s *Server) shutdown() error {
 	if emuErr != nil {
 		return fmt.Errorf("embedded emulator did not drain within %s: %w", s.cfg.ShutdownGrace, emuErr)
 	}
-	return connErr
+	return nil
 }
 
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
-	if s.inproc != nil {
-		s.inproc.Close()
-	}
 	_ = stopEmulator(context.Background(), s.emulator)
 }
