@@ -7,7 +7,6 @@ package clients_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,18 +24,7 @@ var attestd, root string
 func TestMain(m *testing.M) {
 	_, file, _, _ := runtime.Caller(0)
 	root = filepath.Dir(filepath.Dir(file))
-	dir, err := os.MkdirTemp("", "attestd-clients")
-	if err != nil {
-		panic(err)
-	}
-	if attestd, err = stytchtest.BuildAttestd(dir, "github.com/attestd/attestd/cmd/attestd"); err != nil {
-		os.RemoveAll(dir)
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	stytchtest.MainWithAttestd(m, "github.com/attestd/attestd/cmd/attestd", &attestd)
 }
 
 // server is a running attestd in emulator mode.

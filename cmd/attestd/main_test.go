@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -24,20 +23,7 @@ import (
 // binary is the attestd built once for all tests (TestMain).
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "attestd-test")
-	if err != nil {
-		panic(err)
-	}
-	if binary, err = stytchtest.BuildAttestd(dir, "."); err != nil {
-		os.RemoveAll(dir)
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { stytchtest.MainWithAttestd(m, ".", &binary) }
 
 // build returns the path of the real binary.
 func build(*testing.T) string { return binary }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,7 +21,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -42,33 +40,9 @@ const obsToken = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"
 // configuration, logs kept in h.logs.
 func startWith(t *testing.T, opts []server.Option, mutate ...func(*config.Config)) *harness {
 	t.Helper()
-	h := &harness{stytch: stytchtest.NewServer(t), logs: &stytchtest.Logs{}}
-	cfg := config.Default()
-	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
-	cfg.BaseURL = h.stytch.URL
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.ShutdownGrace = 5 * time.Second
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.Start(context.Background(), cfg, log, opts...)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	h.srv = srv
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	h.conn, err = grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.conn.Close() })
-	h.client = b2bsessionv1.NewSessionServiceClient(h.conn)
-	h.rest = "http://" + srv.HTTPAddr().String()
+	logs := &stytchtest.Logs{}
+	h := startServer(t, logs, opts, mutate...)
+	h.logs = logs
 	return h
 }
 

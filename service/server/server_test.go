@@ -54,6 +54,13 @@ func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 // in memory, which a long run cannot afford).
 func startLogging(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *harness {
 	t.Helper()
+	return startServer(t, w, nil, mutate...)
+}
+
+// startServer is the harness with the logs written to w and server
+// options (a span exporter, say).
+func startServer(t testing.TB, w io.Writer, opts []server.Option, mutate ...func(*config.Config)) *harness {
+	t.Helper()
 	h := &harness{stytch: stytchtest.NewServer(t)}
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
@@ -64,7 +71,7 @@ func startLogging(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *ha
 		m(&cfg)
 	}
 	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.Start(context.Background(), cfg, log)
+	srv, err := server.Start(context.Background(), cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

@@ -23,6 +23,24 @@ func BuildAttestd(dir, pkg string) (string, error) {
 	return bin, nil
 }
 
+// MainWithAttestd is a TestMain body for packages that test the built
+// binary: it builds pkg into a temporary directory, stores the binary's path
+// in *bin, runs the tests, cleans up and exits.
+func MainWithAttestd(m *testing.M, pkg string, bin *string) {
+	dir, err := os.MkdirTemp("", "attestd-test")
+	if err != nil {
+		panic(err)
+	}
+	if *bin, err = BuildAttestd(dir, pkg); err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // Proc is a running program (attestd, its emulator) whose stderr is read
 // as JSON log lines.
 type Proc struct {
