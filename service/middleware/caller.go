@@ -58,6 +58,17 @@ func (c Caller) key() string {
 type call struct {
 	requestID string
 	caller    Caller
+	tokenFP   string // the IdP token's fingerprint, once computed
+}
+
+// tokenFingerprint is security.Fingerprint(token), computed once per call
+// however many log lines carry it.
+func tokenFingerprint(ctx context.Context, token string) string {
+	c := callOf(ctx)
+	if c.tokenFP == "" {
+		c.tokenFP = security.Fingerprint(token)
+	}
+	return c.tokenFP
 }
 
 type callKey struct{}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/ratelimit"
-	"github.com/attestd/attestd/service/security"
 )
 
 // RequestIDHeader is the metadata key (and, through the gateway, HTTP header)
@@ -137,6 +136,17 @@ func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
+		level := slog.LevelInfo
+		var e *apierr.Error
+		if err != nil {
+			e = apierr.From(err)
+			level = levelFor(e.Code)
+		}
+		// The line is built only when it will be written: this runs on
+		// every call.
+		if !log.Enabled(ctx, level) {
+			return resp, err
+		}
 		caller := CallerOf(ctx)
 		attrs := []slog.Attr{
 			slog.String("method", info.FullMethod),
@@ -147,23 +157,19 @@ func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 			slog.String("peer", caller.Addr),
 		}
 		if t, ok := req.(tokenBearer); ok && t.GetToken() != "" {
-			attrs = append(attrs, slog.String("token_fp", security.Fingerprint(t.GetToken())))
+			attrs = append(attrs, slog.String("token_fp", tokenFingerprint(ctx, t.GetToken())))
 		}
-		level := slog.LevelInfo
-		if err != nil {
-			e := apierr.From(err)
+		if e != nil {
 			attrs = append(attrs,
 				slog.String("code", e.Code.String()),
 				slog.String("error_type", e.Body.GetErrorType()),
 				slog.Int("status_code", int(e.Body.GetStatusCode())),
-				slog.String("error_domain", e.Domain),
-				slog.String("stytch_request_id", stytchRequestID(nil, e)))
-			level = levelFor(e.Code)
+				slog.String("error_domain", e.Domain))
 		} else {
 			attrs = append(attrs, slog.String("code", codes.OK.String()))
-			if r, ok := resp.(upstreamRequestID); ok {
-				attrs = append(attrs, slog.String("stytch_request_id", r.GetRequestId()))
-			}
+		}
+		if id := stytchRequestID(resp, err); id != "" || e != nil {
+			attrs = append(attrs, slog.String("stytch_request_id", id))
 		}
 		log.LogAttrs(ctx, level, "call", attrs...)
 		return resp, err

@@ -12,7 +12,6 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/apierr"
-	"github.com/attestd/attestd/service/security"
 )
 
 // StytchRequestIDHeader returns Stytch's request_id to the caller (gRPC
@@ -81,6 +80,9 @@ func audit(log *slog.Logger) grpc.UnaryServerInterceptor {
 		}
 		start := time.Now()
 		resp, err := handler(ctx, req)
+		if !log.Enabled(ctx, slog.LevelInfo) {
+			return resp, err
+		}
 		out, _ := resp.(*b2bsessionv1.AttestResponse)
 		caller := CallerOf(ctx)
 		org := in.GetOrganizationId()
@@ -105,7 +107,7 @@ func audit(log *slog.Logger) grpc.UnaryServerInterceptor {
 			slog.String("organization_id", org),
 			slog.String("member_id", out.GetMemberId()),
 			slog.String("member_session_id", out.GetMemberSession().GetMemberSessionId()),
-			slog.String("token_fp", security.Fingerprint(in.GetToken())),
+			slog.String("token_fp", tokenFingerprint(ctx, in.GetToken())),
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("request_id", RequestID(ctx)),
 			slog.String("stytch_request_id", stytchRequestID(resp, err)))
