@@ -190,9 +190,7 @@ func authUnary(o AuthOptions, l *ratelimit.Limiter, rec Recorder) grpc.UnaryServ
 		if err := authenticate(o, ctx, info.FullMethod); err != nil {
 			if l != nil {
 				if ok, wait := l.Allow("addr:" + CallerOf(ctx).Addr); !ok {
-					if rec != nil {
-						rec.RateLimited("auth_failure")
-					}
+					rec.RateLimited("auth_failure")
 					return nil, tooManyRequests(wait)
 				}
 			}
@@ -220,9 +218,7 @@ func rateLimit(l *ratelimit.Limiter, rec Recorder) grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		if ok, wait := l.Allow(CallerOf(ctx).key()); !ok {
-			if rec != nil {
-				rec.RateLimited("caller")
-			}
+			rec.RateLimited("caller")
 			return nil, tooManyRequests(wait)
 		}
 		return handler(ctx, req)

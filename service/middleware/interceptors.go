@@ -69,17 +69,21 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 	if o.GRPCMetrics != nil {
 		grpcMetrics = Named{Name: "grpc_metrics", Unary: o.GRPCMetrics.UnaryServerInterceptor(), Stream: o.GRPCMetrics.StreamServerInterceptor()}
 	}
+	rec := o.Metrics
+	if rec == nil {
+		rec = noRecorder{}
+	}
 	return Chain{
 		{Name: "request_id", Unary: requestID},
 		grpcMetrics,
-		{Name: "metrics", Unary: metrics(o.Metrics)},
+		{Name: "metrics", Unary: metrics(rec)},
 		{Name: "logging", Unary: logging(log)},
 		{Name: "audit", Unary: audit(o.Audit)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "recovery", Unary: recovery(log)},
 		{Name: "deadline", Unary: deadline(o.MaxDeadline)},
-		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter, o.Metrics), Stream: authStream(o.Auth)},
-		{Name: "rate_limit", Unary: rateLimit(o.Limiter, o.Metrics)},
+		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter, rec), Stream: authStream(o.Auth)},
+		{Name: "rate_limit", Unary: rateLimit(o.Limiter, rec)},
 		{Name: "validate", Unary: validate(v)},
 	}
 }
