@@ -286,9 +286,15 @@ func (e *Emulator) routes() {
 		p := r.URL.Path
 		// A JWKS path exists (for GET) only with exactly one project segment.
 		project, jwks := strings.CutPrefix(p, "/v1/b2b/sessions/jwks/")
-		jwks = jwks && project != "" && !strings.Contains(project, "/")
-		if p == "/v1/b2b/sessions/attest" || jwks {
-			w.Header().Set("Allow", map[bool]string{true: "POST", false: "GET"}[p == "/v1/b2b/sessions/attest"])
+		allow := ""
+		switch {
+		case p == "/v1/b2b/sessions/attest":
+			allow = "POST"
+		case jwks && project != "" && !strings.Contains(project, "/"):
+			allow = "GET"
+		}
+		if allow != "" {
+			w.Header().Set("Allow", allow)
 			e.fail(w, r, "", errorf(typeMethodNotAllowed, "%s is not allowed on %s.", r.Method, p))
 			return
 		}
