@@ -44,6 +44,10 @@ type Config struct {
 	// ShutdownGrace is how long in-flight calls may take to finish after
 	// SIGTERM/SIGINT (ATTESTD_SHUTDOWN_GRACE).
 	ShutdownGrace time.Duration
+	// WriteTimeout bounds the writing of each REST answer, from its first
+	// byte; a caller that does not read loses its connection
+	// (ATTESTD_WRITE_TIMEOUT).
+	WriteTimeout time.Duration
 	// LogLevel is debug, info, warn or error (ATTESTD_LOG_LEVEL).
 	LogLevel string
 	// LogFormat is json or text (ATTESTD_LOG_FORMAT).
@@ -112,6 +116,7 @@ func Default() Config {
 		MaxUpstreamResponseBytes: upstream.DefaultMaxResponseBytes,
 		MaxRequestBytes:          64 << 10,
 		ShutdownGrace:            15 * time.Second,
+		WriteTimeout:             10 * time.Second,
 		LogLevel:                 "info",
 		LogFormat:                "json",
 		EmulatorAddr:             "127.0.0.1:0",
@@ -210,6 +215,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	size(&c.MaxUpstreamResponseBytes, "max-upstream-response-bytes", "ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", "cap on a Stytch answer")
 	size(&c.MaxRequestBytes, "max-request-bytes", "ATTESTD_MAX_REQUEST_BYTES", "cap on a caller's request")
 	dur(&c.ShutdownGrace, "shutdown-grace", "ATTESTD_SHUTDOWN_GRACE", "time for in-flight calls at shutdown")
+	dur(&c.WriteTimeout, "write-timeout", "ATTESTD_WRITE_TIMEOUT", "bound on writing each REST answer")
 	str(&c.LogLevel, "log-level", "ATTESTD_LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "ATTESTD_LOG_FORMAT", "json or text")
 	str(&c.EmulatorAddr, "emulator-addr", "ATTESTD_EMULATOR_ADDR", "embedded Stytch emulator listen address (no credentials)")
@@ -263,8 +269,13 @@ func (c Config) Validate() error {
 	}
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return &Error{"STYTCH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.BaseURL)}
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+			return &Error{"STYTCH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", redactURL(c.BaseURL))}
+		case u.User != nil:
+			// attestd sends the project's credentials itself; a userinfo
+			// part would be ignored at best and printed at worst.
+			return &Error{"STYTCH_BASE_URL", fmt.Sprintf("%q carries credentials (user:password@); give them as STYTCH_PROJECT_ID and STYTCH_SECRET", redactURL(c.BaseURL))}
 		}
 	}
 	addrs := []struct{ env, addr string }{{"ATTESTD_GRPC_ADDR", c.GRPCAddr}, {"ATTESTD_HTTP_ADDR", c.HTTPAddr}, {"ATTESTD_EMULATOR_ADDR", c.EmulatorAddr}}
@@ -285,6 +296,8 @@ func (c Config) Validate() error {
 		return &Error{"ATTESTD_MAX_REQUEST_BYTES", fmt.Sprintf("must be between 1024 and %d", maxRequestBytes)}
 	case c.ShutdownGrace < 0:
 		return &Error{"ATTESTD_SHUTDOWN_GRACE", "must not be negative"}
+	case c.WriteTimeout <= 0:
+		return &Error{"ATTESTD_WRITE_TIMEOUT", "must be positive"}
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return &Error{"ATTESTD_TLS_CERT_FILE, ATTESTD_TLS_KEY_FILE", "set both or neither"}
 	case c.TLSClientCAFile != "" && c.TLSCertFile == "":
@@ -384,13 +397,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mode", mode),
 		slog.String("project_id", c.ProjectID),
 		slog.Any("secret", c.Secret),
-		slog.String("stytch_base_url", c.StytchBaseURL()),
+		slog.String("stytch_base_url", redactURL(c.StytchBaseURL())),
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("upstream_timeout", c.UpstreamTimeout.String()),
 		slog.Int64("max_upstream_response_bytes", c.MaxUpstreamResponseBytes),
 		slog.Int64("max_request_bytes", c.MaxRequestBytes),
 		slog.String("shutdown_grace", c.ShutdownGrace.String()),
+		slog.String("write_timeout", c.WriteTimeout.String()),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 		slog.String("emulator_addr", c.EmulatorAddr),
@@ -419,3 +433,27 @@ func (c Config) String() string { return c.LogValue().String() }
 
 // GoString keeps %#v from printing the secret.
 func (c Config) GoString() string { return c.String() }
+
+// redactURL hides a URL's userinfo (user:password@), however malformed the
+// rest of it: configuration is printed, and a password must never be.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		scheme, rest = "", raw
+	}
+	// The authority ends at the first '/', '?' or '#'; its userinfo at the
+	// last '@' before that.
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return raw
+	}
+	rest = "REDACTED@" + rest[at+1:]
+	if ok {
+		return scheme + "://" + rest
+	}
+	return rest
+}

@@ -95,6 +95,7 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", "2048",
 		"ATTESTD_MAX_REQUEST_BYTES", "1024",
 		"ATTESTD_SHUTDOWN_GRACE", "0s",
+		"ATTESTD_WRITE_TIMEOUT", "3s",
 		"ATTESTD_LOG_LEVEL", "debug",
 		"ATTESTD_LOG_FORMAT", "text",
 		"ATTESTD_EMULATOR_ADDR", "127.0.0.1:6002",
@@ -128,6 +129,7 @@ func TestLoadFromEnv(t *testing.T) {
 		MaxUpstreamResponseBytes: 2048,
 		MaxRequestBytes:          1024,
 		ShutdownGrace:            0,
+		WriteTimeout:             3 * time.Second,
 		LogLevel:                 "debug",
 		LogFormat:                "text",
 		EmulatorAddr:             "127.0.0.1:6002",
@@ -185,6 +187,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-max-upstream-response-bytes", "8192",
 		"-max-request-bytes", "4096",
 		"-shutdown-grace", "30s",
+		"-write-timeout", "4s",
 		"-log-level", "warn",
 		"-log-format", "json",
 		"-emulator-addr", "127.0.0.1:7003",
@@ -212,6 +215,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		MaxUpstreamResponseBytes: 8192,
 		MaxRequestBytes:          4096,
 		ShutdownGrace:            30 * time.Second,
+		WriteTimeout:             4 * time.Second,
 		LogLevel:                 "warn",
 		LogFormat:                "json",
 		EmulatorAddr:             "127.0.0.1:7003",
@@ -307,6 +311,8 @@ func TestInvalidSettings(t *testing.T) {
 		{"base URL without host", []string{"STYTCH_BASE_URL", "https://"}, nil, "STYTCH_BASE_URL"},
 		{"base URL with query", []string{"STYTCH_BASE_URL", "https://api.stytch.com?x=1"}, nil, "STYTCH_BASE_URL"},
 		{"base URL with fragment", []string{"STYTCH_BASE_URL", "https://api.stytch.com#x"}, nil, "STYTCH_BASE_URL"},
+		{"base URL with userinfo", []string{"STYTCH_BASE_URL", "https://u:pw@api.stytch.com"}, nil, "STYTCH_BASE_URL"},
+		{"write timeout 0", []string{"ATTESTD_WRITE_TIMEOUT", "0s"}, nil, "ATTESTD_WRITE_TIMEOUT"},
 		{"log level loud", []string{"ATTESTD_LOG_LEVEL", "loud"}, nil, "ATTESTD_LOG_LEVEL"},
 		{"log format xml", []string{"ATTESTD_LOG_FORMAT", "xml"}, nil, "ATTESTD_LOG_FORMAT"},
 		{"upstream timeout 0", []string{"ATTESTD_UPSTREAM_TIMEOUT", "0"}, nil, "ATTESTD_UPSTREAM_TIMEOUT"},
@@ -447,6 +453,25 @@ func TestStytchBaseURL(t *testing.T) {
 				t.Errorf("StytchBaseURL() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBaseURLCredentialsNeverPrinted: a userinfo part in STYTCH_BASE_URL
+// is refused, and the refusal, however malformed the URL, never quotes it.
+func TestBaseURLCredentialsNeverPrinted(t *testing.T) {
+	for _, u := range []string{
+		"https://user:hunter2-pw@api.stytch.com",
+		"https://hunter2-pw@api.stytch.com/v1",
+		"http://user:hunter2-pw@127.0.0.1:9/x?y",
+		"ftp://user:hunter2-pw@host",
+		"user:hunter2-pw@host",
+		"https://a@b:hunter2-pw@host",
+	} {
+		_, err := config.Load(nil, env("STYTCH_BASE_URL", u))
+		e := configErr(t, err)
+		if e.Setting != "STYTCH_BASE_URL" || strings.Contains(err.Error(), "hunter2-pw") {
+			t.Errorf("%s: %v", u, err)
+		}
 	}
 }
 

@@ -8,10 +8,8 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -42,8 +40,8 @@ var (
 )
 
 // New returns the REST handler for SessionService, calling the gRPC server
-// through conn. Request bodies larger than maxBody bytes are refused with 413.
-func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (http.Handler, error) {
+// through conn, within the given limits (see guard).
+func New(ctx context.Context, conn grpc.ClientConnInterface, limits Limits) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &marshaler{runtime.JSONPb{
 			MarshalOptions:   translate.MarshalOptions,
@@ -59,7 +57,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, maxBody int64) (htt
 	if err := b2bsessionv1.RegisterSessionServiceHandlerClient(ctx, mux, b2bsessionv1.NewSessionServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("register REST routes: %w", err)
 	}
-	return capBody(mux, maxBody), nil
+	return guard(mux, limits), nil
 }
 
 // marshaler renders answers with translate.Marshal (its fast encoder, with
@@ -118,35 +116,6 @@ func outgoingHeader(key string) (string, bool) {
 		return stytchRequestIDHeader, true
 	}
 	return "", false
-}
-
-// capBody refuses oversize bodies before any decoding, so a huge request
-// cannot cost more than maxBody bytes of memory.
-func capBody(next http.Handler, maxBody int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
-			next.ServeHTTP(w, r)
-			return
-		}
-		tooLarge := func() {
-			writeBody(w, r, apierr.RequestTooLarge.New(fmt.Sprintf("request body exceeds %d bytes", maxBody)))
-		}
-		if r.ContentLength > maxBody {
-			tooLarge()
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			writeBody(w, r, apierr.BadRequest.New("request body could not be read"))
-			return
-		}
-		if int64(len(body)) > maxBody {
-			tooLarge()
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
-	})
 }
 
 // writeError is the gateway's error handler: the status (with its

@@ -42,8 +42,8 @@ type Server struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	http     *http.Server
-	grpcLis  net.Listener
-	httpLis  net.Listener
+	grpcLis  *countingListener
+	httpLis  *countingListener
 	drift    *translate.DriftLog
 	emulator *emulator.Listener // nil unless in emulator mode
 	direct   *inproc.Direct     // the gateway's way in
@@ -129,17 +129,28 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	reflection.Register(s.grpc)
 
-	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
 		_ = stopEmulator(ctx, s.emulator)
 		return nil, fmt.Errorf("ATTESTD_GRPC_ADDR: %w", err)
 	}
-	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+	s.grpcLis = &countingListener{Listener: grpcLis}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
 		s.grpcLis.Close()
 		_ = stopEmulator(ctx, s.emulator)
 		return nil, fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
 	}
+	s.httpLis = &countingListener{Listener: httpLis}
 
-	handler, err := gateway.New(ctx, s.direct, cfg.MaxRequestBytes)
+	handler, err := gateway.New(ctx, s.direct, gateway.Limits{
+		MaxBody: cfg.MaxRequestBytes,
+		// Calls beyond what the upstream stage can hold or queue would be
+		// shed there anyway; refusing them here bounds their decoding too.
+		MaxInFlight:  int(cfg.UpstreamMaxConcurrent + cfg.UpstreamMaxQueue),
+		WriteTimeout: cfg.WriteTimeout,
+		MaxCallTime:  cfg.MaxCallDeadline,
+	})
 	if err != nil {
 		s.closeListeners()
 		return nil, err
@@ -264,29 +275,51 @@ func (s *Server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
 
-	// REST first: its in-flight calls still need the gRPC server.
-	httpErr := s.http.Shutdown(ctx)
-	stopped := make(chan struct{})
+	// Both listeners stop taking calls at once and drain side by side: REST
+	// calls run in process (inproc.Direct) and do not need the gRPC server.
+	// What is still held when the grace ends is cut: a caller that does not
+	// read its answer, or a call that outlives the grace, cannot keep
+	// attestd from exiting.
+	var wg sync.WaitGroup
+	var cutREST, cutGRPC int64
+	wg.Add(2)
 	go func() {
-		s.grpc.GracefulStop()
-		close(stopped)
+		defer wg.Done()
+		if s.http.Shutdown(ctx) != nil {
+			cutREST = s.httpLis.Open()
+			s.http.Close()
+		}
 	}()
-	select {
-	case <-stopped:
-	case <-ctx.Done():
-		s.grpc.Stop()
-		<-stopped
+	go func() {
+		defer wg.Done()
+		stopped := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			cutGRPC = s.grpcLis.Open()
+			s.grpc.Stop()
+			<-stopped
+		}
+	}()
+	wg.Wait()
+	if cutREST+cutGRPC > 0 {
+		s.log.Warn("connections still held at the end of the shutdown grace were closed",
+			"grace", s.cfg.ShutdownGrace.String(), "rest_connections", cutREST, "grpc_connections", cutGRPC)
 	}
-	emuErr := stopEmulator(ctx, s.emulator)
-	if err := shutdownTracing(ctx, s.tracing); err != nil {
+	// The embedded emulator serves only attestd's own calls, all ended by
+	// now, and spans are flushed last: a short wait of their own, which an
+	// exhausted grace does not take away.
+	after, cancelAfter := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelAfter()
+	if err := stopEmulator(after, s.emulator); err != nil {
+		s.log.Warn("the embedded emulator's last connections were closed", "error", err.Error())
+	}
+	if err := shutdownTracing(after, s.tracing); err != nil {
 		s.log.Warn("spans could not be flushed", "error", err.Error())
-	}
-	if httpErr != nil {
-		s.http.Close()
-		return fmt.Errorf("REST listener did not drain within %s: %w", s.cfg.ShutdownGrace, httpErr)
-	}
-	if emuErr != nil {
-		return fmt.Errorf("embedded emulator did not drain within %s: %w", s.cfg.ShutdownGrace, emuErr)
 	}
 	return nil
 }
