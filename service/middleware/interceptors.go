@@ -137,6 +137,7 @@ type upstreamRequestID interface{ GetRequestId() string }
 type tokenBearer interface{ GetToken() string }
 
 func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
+	lines := newLineLimiter(nil)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
@@ -150,6 +151,14 @@ func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 		// every call.
 		if !log.Enabled(ctx, level) {
 			return resp, err
+		}
+		var suppressed int64
+		if e != nil {
+			ok, n := lines.allow(e.Body.GetErrorType())
+			if !ok {
+				return resp, err
+			}
+			suppressed = n
 		}
 		caller := CallerOf(ctx)
 		attrs := []slog.Attr{
@@ -174,6 +183,9 @@ func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
 		}
 		if id := stytchRequestID(resp, err); id != "" || e != nil {
 			attrs = append(attrs, slog.String("stytch_request_id", id))
+		}
+		if suppressed > 0 {
+			attrs = append(attrs, slog.Int64("suppressed", suppressed))
 		}
 		log.LogAttrs(ctx, level, "call", attrs...)
 		return resp, err

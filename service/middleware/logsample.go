@@ -1,0 +1,69 @@
+package middleware
+
+import (
+	"sync"
+	"time"
+)
+
+// Repeated failure lines are rate-limited per error type: a flood of calls
+// refused the same way (load shedding, rate limits, an open circuit) would
+// otherwise write a line each, megabytes a second, and bury everything else.
+// Metrics still count every call; the next line that is written says how
+// many of its kind were left out.
+const (
+	// lineBurst lines of one error type may be written at once,
+	lineBurst = 10
+	// then lineRate a second.
+	lineRate = 1.0
+	// maxLineKeys bounds the error types tracked (Stytch's error_type is
+	// its choice); past it, all others share one bucket.
+	maxLineKeys = 256
+)
+
+// lineLimiter decides which failure lines are written.
+type lineLimiter struct {
+	now     func() time.Time
+	mu      sync.Mutex
+	buckets map[string]*lineBucket
+}
+
+type lineBucket struct {
+	tokens     float64
+	last       time.Time
+	suppressed int64
+}
+
+func newLineLimiter(now func() time.Time) *lineLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &lineLimiter{now: now, buckets: map[string]*lineBucket{}}
+}
+
+// allow reports whether a line of the given kind may be written, and if so
+// how many lines of that kind were suppressed since the last one written.
+func (l *lineLimiter) allow(key string) (ok bool, suppressed int64) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxLineKeys {
+			key = "\x00other"
+			b = l.buckets[key]
+		}
+		if b == nil {
+			b = &lineBucket{tokens: lineBurst, last: now}
+			l.buckets[key] = b
+		}
+	}
+	b.tokens = min(lineBurst, b.tokens+now.Sub(b.last).Seconds()*lineRate)
+	b.last = now
+	if b.tokens < 1 {
+		b.suppressed++
+		return false, 0
+	}
+	b.tokens--
+	suppressed, b.suppressed = b.suppressed, 0
+	return true, suppressed
+}
