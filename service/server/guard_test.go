@@ -258,4 +258,3 @@ func TestRESTInFlightCap(t *testing.T) {
 		t.Errorf("first call: HTTP %d", c)
 	}
 }
-
