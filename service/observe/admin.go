@@ -5,6 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +23,11 @@ type Admin struct {
 	lis   net.Listener
 	ready atomic.Bool
 	done  chan error
+
+	mu sync.Mutex
+	// unready names what keeps a serving attestd unready (e.g. Stytch
+	// rejecting its credentials), with why.
+	unready map[string]string
 }
 
 // NewAdmin binds addr and starts serving m's registry.
@@ -28,13 +36,17 @@ func NewAdmin(addr string, m *Metrics, withPprof bool) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Admin{lis: lis, done: make(chan error, 1)}
+	a := &Admin{lis: lis, done: make(chan error, 1), unready: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !a.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if why := a.notReady(); why != "" {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
@@ -60,8 +72,34 @@ func NewAdmin(addr string, m *Metrics, withPprof bool) (*Admin, error) {
 // Addr is the bound address.
 func (a *Admin) Addr() net.Addr { return a.lis.Addr() }
 
-// SetReady flips /readyz.
+// SetReady flips /readyz: whether attestd is serving at all (false before
+// start and from the start of shutdown).
 func (a *Admin) SetReady(ready bool) { a.ready.Store(ready) }
+
+// SetCondition records one condition readiness depends on besides serving:
+// while any is false, /readyz answers 503 with the reasons. name identifies
+// the condition, why says what is wrong (ignored when ok).
+func (a *Admin) SetCondition(name string, ok bool, why string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ok {
+		delete(a.unready, name)
+	} else {
+		a.unready[name] = why
+	}
+}
+
+// notReady lists the failing conditions, "" when there are none.
+func (a *Admin) notReady() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	whys := make([]string, 0, len(a.unready))
+	for name, why := range a.unready {
+		whys = append(whys, name+": "+why)
+	}
+	slices.Sort(whys)
+	return strings.Join(whys, "; ")
+}
 
 // Close stops the listener at once: it serves no call that needs draining.
 func (a *Admin) Close() error {

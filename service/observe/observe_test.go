@@ -357,6 +357,28 @@ func TestAdmin(t *testing.T) {
 	}
 }
 
+// TestAdminConditions: a serving attestd is unready while any condition
+// fails, /readyz names why, and it is ready again once all hold.
+func TestAdminConditions(t *testing.T) {
+	a, base := newAdmin(t, observe.NewMetrics("1.2.3", nil), false)
+	a.SetReady(true)
+	a.SetCondition("stytch_credentials", false, "Stytch rejects the project credentials")
+	a.SetCondition("other", false, "something else")
+	code, _, body := get(t, base+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "stytch_credentials: Stytch rejects the project credentials") ||
+		!strings.Contains(body, "other: something else") {
+		t.Errorf("/readyz with failing conditions: %d %q", code, body)
+	}
+	a.SetCondition("other", true, "")
+	if code, _, body := get(t, base+"/readyz"); code != http.StatusServiceUnavailable || strings.Contains(body, "other") {
+		t.Errorf("/readyz with one condition left: %d %q", code, body)
+	}
+	a.SetCondition("stytch_credentials", true, "")
+	if code, _, _ := get(t, base+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz with every condition met: %d", code)
+	}
+}
+
 func TestAdminPprof(t *testing.T) {
 	_, base := newAdmin(t, observe.NewMetrics("test", nil), true)
 	code, _, body := get(t, base+"/debug/pprof/")
