@@ -61,7 +61,9 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, limits Limits) (htt
 }
 
 // marshaler renders answers with translate.Marshal (its fast encoder, with
-// protojson as the reference it falls back to); decoding stays protojson's.
+// protojson as the reference it falls back to); it decodes bodies with
+// protojson after bounding their nesting, and refuses trailing data
+// (decode.go).
 type marshaler struct{ runtime.JSONPb }
 
 // Marshal renders a message as Stytch's JSON.
