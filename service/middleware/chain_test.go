@@ -38,7 +38,7 @@ func passThrough(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.U
 
 func TestDefaultChainOrder(t *testing.T) {
 	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{})
-	want := []string{"request_id", "grpc_metrics", "metrics", "logging", "audit", "errors", "recovery", "deadline", "auth", "rate_limit", "validate"}
+	want := []string{"request_id", "grpc_metrics", "metrics", "logging", "audit", "errors", "decode", "recovery", "deadline", "auth", "rate_limit", "validate"}
 	if got := chain.Names(); !slices.Equal(got, want) {
 		t.Errorf("Default chain %v, want %v", got, want)
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/codec"
 	"github.com/attestd/attestd/service/ratelimit"
 )
 
@@ -55,6 +56,9 @@ type Options struct {
 //   - logging: one structured line per call, after the status is final.
 //   - audit: one audit event per attest.
 //   - errors: the single place any error becomes a status with a StytchError.
+//   - decode: a request the server codec could not decode (nested too
+//     deeply, not protobuf) is refused here, InvalidArgument, so the call is
+//     logged and counted like any other (service/codec).
 //   - recovery: a panic becomes an internal error instead of a crash.
 //   - deadline: cap the call's deadline, whatever the caller asked.
 //   - auth: establish the caller (token, client certificate, address);
@@ -80,6 +84,7 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 		{Name: "logging", Unary: logging(log)},
 		{Name: "audit", Unary: audit(o.Audit)},
 		{Name: "errors", Unary: toStatus},
+		{Name: "decode", Unary: codec.UnaryServerInterceptor, Stream: codec.StreamServerInterceptor},
 		{Name: "recovery", Unary: recovery(log)},
 		{Name: "deadline", Unary: deadline(o.MaxDeadline)},
 		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter, rec), Stream: authStream(o.Auth)},

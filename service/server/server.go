@@ -21,6 +21,7 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/attest"
+	"github.com/attestd/attestd/service/codec"
 	"github.com/attestd/attestd/service/config"
 	"github.com/attestd/attestd/service/emulator"
 	"github.com/attestd/attestd/service/gateway"
@@ -92,7 +93,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		grpc.Creds(pol.grpcCredentials()),
 		grpc.StatsHandler(grpcServerTracing(s.tracing)),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
-		grpc.MaxHeaderListSize(uint32(cfg.MaxMetadataBytes)))...)
+		grpc.MaxHeaderListSize(uint32(cfg.MaxMetadataBytes)),
+		// Bounded nesting, and decode failures answered by the chain's
+		// "decode" interceptor instead of grpc-go's Internal.
+		grpc.ForceServerCodecV2(codec.Codec{}))...)
 
 	up := target{baseURL: cfg.StytchBaseURL(), projectID: cfg.ProjectID, secret: cfg.Secret.Reveal()}
 	if cfg.Emulated() {
