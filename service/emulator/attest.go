@@ -14,6 +14,7 @@ import (
 
 	"github.com/attestd/attestd/service/emulator/trustedtoken"
 	"github.com/attestd/attestd/service/emulator/wire"
+	"github.com/attestd/attestd/service/jsonlimit"
 )
 
 // Limits Stytch documents for attest.
@@ -148,6 +149,11 @@ func parseRequest(r *http.Request) (*call, *apiError) {
 	}
 	if len(raw) > maxRequestBytes {
 		return nil, errorf(typeBadRequest, "The request body is larger than %d bytes.", maxRequestBytes)
+	}
+	// Bound nesting before decoding: encoding/json recurses per level (up
+	// to 10 000), which a body of a few KB can make cost megabytes of stack.
+	if jsonlimit.Check(raw, jsonlimit.MaxDepth) != nil {
+		return nil, errorf(typeBadRequest, "The request body nests objects and arrays deeper than %d levels.", jsonlimit.MaxDepth)
 	}
 	c := &call{}
 	dec := json.NewDecoder(bytes.NewReader(raw))
