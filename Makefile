@@ -9,7 +9,7 @@ SHELL := /bin/bash
 BUF := go tool -modfile=tools/buf/go.mod buf
 FUZZTIME ?= 10s
 
-.PHONY: help run test deps check gen gen-check lint breaking unit fuzz bench perf
+.PHONY: help run test deps check gen gen-check lint breaking unit attack attack-short fuzz bench perf
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ help: ## list the targets
 run: ## run attestd (on the embedded Stytch emulator unless STYTCH_PROJECT_ID and STYTCH_SECRET are set)
 	go run ./cmd/attestd
 
-test: deps check unit fuzz ## the whole test suite: what CI runs
+test: deps check unit attack-short fuzz ## the whole test suite: what CI runs
 	@echo "make test: all checks and tests passed"
 
 deps: ## install or name what the tests need
@@ -47,7 +47,13 @@ breaking: ## WIRE_JSON breaking-change check against the previous commit
 	@bash .ci/breaking
 
 unit: ## go test with the race detector
-	go test -race -count=1 -timeout 10m ./...
+	go test -race -count=1 -timeout 10m $$(go list ./... | grep -v /attack$$)
+
+attack: ## the attack/chaos suite at full size, verbose (figures: RSS, durations, counts)
+	go test -count=1 -timeout 30m -v ./attack -args -attack.full
+
+attack-short: ## the attack/chaos suite at its short size (part of make test)
+	go test -count=1 -timeout 10m ./attack
 
 fuzz: ## run each fuzzer briefly (FUZZTIME=10s)
 	@for pkg in $$(go list ./...); do \
