@@ -72,7 +72,7 @@ func TestBreakerCallerDeadlines(t *testing.T) {
 		fake := stytchtest.NewServer(t)
 		fake.Handle(slowStytch())
 		tg := start(t, fake)
-		calls := size(200, 2000)    // per protocol
+		calls := size(200, 5000)    // per protocol
 		concurrency := size(16, 64) // per protocol
 		budget := size(60*time.Second, 5*time.Minute)
 		ctx, cancel := context.WithTimeout(context.Background(), budget)

@@ -40,6 +40,10 @@ import (
 // full selects the full size of every attack (see the package doc).
 var full = flag.Bool("attack.full", false, "run the full-size attacks: larger counts, concurrency and durations")
 
+// binFlag attacks a given attestd binary instead of building cmd/attestd
+// (another build, an older commit, a release).
+var binFlag = flag.String("attack.bin", "", "attack this attestd binary instead of building ./cmd/attestd")
+
 // bin is the attestd binary built once for all tests (TestMain); root is the
 // repository.
 var bin, root string
@@ -51,6 +55,10 @@ func TestMain(m *testing.M) {
 	// Listing tests (make fuzz asks every package for its fuzzers) needs no
 	// binary.
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
+	}
+	if *binFlag != "" {
+		bin = *binFlag
 		os.Exit(m.Run())
 	}
 	stytchtest.MainWithAttestd(m, "github.com/attestd/attestd/cmd/attestd", &bin)

@@ -25,7 +25,7 @@ import (
 func TestLogFlood(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	tg := start(t, fake, "ATTESTD_RATE_LIMIT=0.01", "ATTESTD_RATE_BURST=1")
-	calls := size(1200, 6000)
+	calls := size(1200, 20000)
 	concurrency := size(8, 32)
 	ctx, cancel := context.WithTimeout(context.Background(), size(90*time.Second, 10*time.Minute))
 	defer cancel()

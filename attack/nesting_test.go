@@ -145,7 +145,7 @@ func namesDepthLimit(msg string) bool {
 func TestNestingAmplification(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	tg := start(t, fake)
-	rounds := size(4, 200)
+	rounds := size(4, 1000)
 	const concurrency = 64
 
 	jsonBodies := [2][]byte{nestedJSON(true), nestedJSON(false)}
