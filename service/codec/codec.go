@@ -6,25 +6,33 @@
 // error with Internal, so such calls would be neither logged nor counted,
 // and a deeply nested google.protobuf.Struct would cost its full recursion
 // (grpc-go allows 10 000 levels) before anything could refuse it. This codec
-// instead decodes under a recursion limit equivalent to jsonlimit.MaxDepth
-// and, when decoding fails, empties the message, records the failure against
-// it and returns nil; the chain's "decode" interceptor (UnaryServerInterceptor)
-// then answers the call with that failure. Streams get the failure from
-// RecvMsg, through StreamServerInterceptor.
+// decodes under a recursion limit equivalent to jsonlimit.MaxDepth and, when
+// decoding fails, empties the message, marks it with the failure and returns
+// nil; the chain's "decode" interceptor (UnaryServerInterceptor) then
+// answers the call with that failure. Streams get it from RecvMsg, through
+// StreamServerInterceptor.
+//
+// The failure travels in the message itself, as one unknown field no client
+// can forge (it carries a random per-process nonce), not in a table on the
+// side: grpc-go decodes a second message into the same one to check that a
+// unary call sent only one, then fails the call without running the chain,
+// and a table entry for it would never be taken.
 package codec
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/jsonlimit"
@@ -95,9 +103,10 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes data into v within the nesting limit. When decoding
-// fails it resets v, records the failure for Take and returns nil, so that
-// the call reaches the interceptor chain; it returns an error only when v
-// is not a protobuf message at all (a bug, which grpc-go answers Internal).
+// fails it empties v, marks it with the failure (see Failure) and returns
+// nil, so that the call reaches the interceptor chain; it returns an error
+// only when v is not a protobuf message at all (a bug, which grpc-go
+// answers Internal).
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m := messageOf(v)
 	if m == nil {
@@ -105,57 +114,97 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	if err := decode(buf.ReadOnlyData(), m); err != nil {
+	if f := decode(buf.ReadOnlyData(), m); f != 0 {
 		proto.Reset(m) // nothing half-decoded goes further
-		failures.record(v, err)
+		m.ProtoReflect().SetUnknown(markers[f])
 	}
 	return nil
 }
+
+// Decode failures, as the caller is told of them.
+const (
+	failWireFormat byte = iota + 1
+	failUTF8
+	failDepth
+	failures // the number of failure kinds plus one
+)
 
 // decode unmarshals b into m, refusing nesting beyond jsonlimit.MaxDepth
-// JSON levels. Requests within fastLimit message levels (all real ones)
-// decode once; deeper ones are decoded again under slowLimit and measured.
-func decode(b []byte, m proto.Message) error {
+// JSON levels, and returns the failure (0 for none). Requests within
+// fastLimit message levels (all real ones) decode once; deeper ones are
+// decoded again under slowLimit and measured.
+func decode(b []byte, m proto.Message) byte {
 	err := fastOptions.Unmarshal(b, m)
 	if err == nil {
-		return nil
+		return 0
 	}
 	if !isRecursion(err) {
-		return invalid(err)
+		return classify(err)
 	}
 	if err := slowOptions.Unmarshal(b, m); err != nil {
-		return invalid(err)
+		return classify(err)
 	}
 	if jsonDepth(m.ProtoReflect()) > jsonlimit.MaxDepth {
-		return tooDeep(err)
+		return failDepth
 	}
-	return nil
+	return 0
 }
 
-// isRecursion tells protobuf's recursion-limit error, which has no exported
-// sentinel, from the others (TestErrorClassification pins the text).
+// classify names a protobuf decode error. protobuf exports no sentinels
+// for these; TestErrorClassification pins the texts.
+func classify(err error) byte {
+	switch {
+	case isRecursion(err):
+		return failDepth
+	case strings.Contains(err.Error(), "invalid UTF-8"):
+		return failUTF8
+	}
+	return failWireFormat
+}
+
 func isRecursion(err error) bool {
 	return strings.Contains(err.Error(), "exceeded maximum recursion depth")
 }
 
-// invalid is a decode failure as the caller sees it. The messages are
-// fixed texts: protobuf's own never quote the input today, but the caller's
-// bytes may hold a token, so nothing of them is ever passed on.
-func invalid(err error) *apierr.Error {
-	switch {
-	case isRecursion(err):
-		return tooDeep(err)
-	case strings.Contains(err.Error(), "invalid UTF-8"):
-		return apierr.BadRequest.Wrap(err, "request is not a valid protobuf message: invalid UTF-8 in a string field")
+// markers[f] is the unknown field a message failing with f carries: the
+// largest field number, length-delimited, holding the nonce and f.
+var markers = func() [failures][]byte {
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails on supported platforms
+	var out [failures][]byte
+	for f := byte(1); f < failures; f++ {
+		b := protowire.AppendTag(nil, protowire.MaxValidNumber, protowire.BytesType)
+		out[f] = protowire.AppendBytes(b, append(nonce[:], f))
 	}
-	return apierr.BadRequest.Wrap(err, "request is not a valid protobuf message: cannot parse invalid wire-format data")
-}
+	return out
+}()
 
-// tooDeep is the nesting refusal, naming the limit as REST does.
-func tooDeep(cause error) *apierr.Error {
-	de := &jsonlimit.DepthError{Limit: jsonlimit.MaxDepth}
-	return apierr.BadRequest.Wrap(fmt.Errorf("%w (%w)", de, cause),
-		"invalid request: "+de.Error()+" (google.protobuf.Struct and ListValue values, the request message being level 1)")
+// Failure is the decode failure req carries (InvalidArgument, bad_request,
+// with a fixed message that never quotes the input, which may hold a
+// token); nil when req decoded or never went through the codec (REST
+// calls). It costs a look at the message's unknown fields.
+func Failure(req any) error {
+	m, ok := req.(interface{ ProtoReflect() protoreflect.Message })
+	if !ok {
+		return nil
+	}
+	u := m.ProtoReflect().GetUnknown()
+	if len(u) != len(markers[1]) {
+		return nil
+	}
+	f := u[len(u)-1]
+	if f == 0 || f >= failures || !bytes.Equal(u, markers[f]) {
+		return nil
+	}
+	switch f {
+	case failDepth:
+		de := &jsonlimit.DepthError{Limit: jsonlimit.MaxDepth}
+		return apierr.BadRequest.Wrap(de,
+			"invalid request: "+de.Error()+" (google.protobuf.Struct and ListValue values, the request message being level 1)")
+	case failUTF8:
+		return apierr.BadRequest.New("request is not a valid protobuf message: invalid UTF-8 in a string field")
+	}
+	return apierr.BadRequest.New("request is not a valid protobuf message: cannot parse invalid wire-format data")
 }
 
 func messageOf(v any) proto.Message {
@@ -168,49 +217,12 @@ func messageOf(v any) proto.Message {
 	return nil
 }
 
-// failures holds decode failures from Unmarshal until the chain takes them,
-// keyed by the message grpc-go decoded into (the request the interceptor is
-// handed). Holding the key keeps the message alive, so its address cannot be
-// reused by another call while an entry exists. pending lets the happy path
-// cost one atomic load.
-var failures pendingFailures
-
-type pendingFailures struct {
-	pending atomic.Int64
-	byMsg   sync.Map // message pointer → *apierr.Error
-}
-
-func (p *pendingFailures) record(v any, err error) {
-	p.byMsg.Store(v, err)
-	p.pending.Add(1)
-}
-
-// Take returns the decode failure recorded for req and forgets it; nil
-// when req decoded (or never went through the codec: REST calls).
-func Take(req any) error {
-	if failures.pending.Load() == 0 {
-		return nil
-	}
-	err, ok := failures.byMsg.LoadAndDelete(req)
-	if !ok {
-		return nil
-	}
-	failures.pending.Add(-1)
-	return err.(error)
-}
-
-// Pending is the number of recorded failures not yet taken: zero whenever
-// no call is between its decoding and the chain (tests watch it for leaks).
-func Pending() int { return int(failures.pending.Load()) }
-
 // UnaryServerInterceptor answers a call whose request failed to decode
 // with the failure (InvalidArgument, bad_request) and passes every other
-// call on. It must run for every unary call on a server using Codec, or
-// failures would stay recorded: grpc-go always runs the unary chain after
-// decoding, so any position in the chain does; attestd's puts it after the
-// interceptors that log and count calls.
+// call on. attestd's chain runs it after the interceptors that log and
+// count calls, and before anything that reads the request.
 func UnaryServerInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := Take(req); err != nil {
+	if err := Failure(req); err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -225,11 +237,11 @@ func StreamServerInterceptor(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 
 type stream struct{ grpc.ServerStream }
 
-// RecvMsg is the wrapped stream's, turning a recorded failure into its
+// RecvMsg is the wrapped stream's, turning a decode failure into its
 // error.
 func (s *stream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return Take(m)
+	return Failure(m)
 }
