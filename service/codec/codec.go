@@ -174,7 +174,8 @@ var markers = func() [failures][]byte {
 	var out [failures][]byte
 	for f := byte(1); f < failures; f++ {
 		b := protowire.AppendTag(nil, protowire.MaxValidNumber, protowire.BytesType)
-		out[f] = protowire.AppendBytes(b, append(nonce[:], f))
+		b = protowire.AppendBytes(b, append(nonce[:], f))
+		out[f] = b[:len(b):len(b)] // shared by messages: an append must copy
 	}
 	return out
 }()
