@@ -80,11 +80,13 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64) bool {
 		refuseTooLarge(w, r, maxBody)
 		return false
 	}
-	size := maxBody + 1
+	// Sized once for a declared length: ReadFrom wants MinRead bytes of
+	// room before it reads, which also catches a body longer than declared.
+	size := int64(bytes.MinRead)
 	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // one more byte tells a lying Content-Length
+		size += r.ContentLength
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<10)))
+	buf := bytes.NewBuffer(make([]byte, 0, size))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 	switch {
 	case err != nil:
