@@ -1,6 +1,7 @@
 // Package gateway serves SessionService as REST JSON in Stytch's own wire
-// format, through grpc-gateway over a real gRPC connection (so every call
-// runs the server's interceptor chain).
+// format, through grpc-gateway calling the services in process
+// (inproc.Direct), so every call runs the server's interceptor chain. guard
+// bounds what REST calls cost: body size, calls in progress, answer writes.
 //
 // Stytch's SDKs can use attestd as their base URL: routes are Stytch's, at
 // the host root; success bodies are Stytch's JSON; error bodies are Stytch's

@@ -1,6 +1,7 @@
 // Package middleware holds attestd's gRPC interceptors and the one ordered,
-// named chain they run in. REST calls reach the gRPC server through the
-// gateway's connection, so the same chain serves both protocols.
+// named chain they run in. REST calls reach the services through the
+// gateway's in-process connection (inproc.Direct), which runs the same
+// chain, so it serves both protocols.
 package middleware
 
 import (
