@@ -1,12 +1,20 @@
-// Package breaker is a small consecutive-failure circuit breaker.
+// Package breaker is a small circuit breaker that opens on a failure ratio
+// within a sliding time window.
 //
-// Closed, it lets every call through and counts consecutive failures; the
-// Failures-th in a row opens it. Open, it refuses every call, without any
-// I/O, until Cooldown has passed on its clock. Then it is half-open: exactly
-// one call at a time, the probe, is let through; the probe's success closes
-// the breaker, its failure opens it again for a fresh cooldown. Time is read
-// only from Config.Now, so tests drive the states with a fake clock instead
-// of sleeping.
+// Closed, it lets every call through and counts the calls that failed and
+// those that succeeded over the last Window, in a ring of a fixed number of
+// buckets, so its memory is the same at one call a minute or ten thousand a
+// second. It opens when the window holds at least Failures failures and they
+// are at least Ratio of the calls counted: a low-volume outage (Failures
+// failures, no success) opens it as soon as a consecutive-failure breaker
+// would, while a short blip among many successes at high volume does not
+// fail everyone's calls. Calls reported as Ignore count nothing. Open, it
+// refuses every call, without any I/O, until Cooldown has passed on its
+// clock. Then it is half-open: exactly one call at a time, the probe, is let
+// through; the probe's success closes the breaker, its failure opens it
+// again for a fresh cooldown. Every state change starts an empty window.
+// Time is read only from Config.Now, so tests drive the window and the
+// states with a fake clock instead of sleeping.
 package breaker
 
 import (
@@ -40,13 +48,23 @@ func (s State) String() string {
 	return "unknown"
 }
 
+// Window shape.
+const (
+	// DefaultWindow is the window when Config.Window is not positive.
+	DefaultWindow = 10 * time.Second
+	// buckets is how many parts the window is counted in: the window slides
+	// by a tenth of itself, and calls older than Window are forgotten
+	// within that tenth.
+	buckets = 10
+)
+
 // Outcome is what a call that was let through tells the breaker.
 type Outcome int
 
 // The outcomes a call can report.
 const (
-	// Success: the dependency answered sensibly. It resets the failure count
-	// and, for a probe, closes the breaker.
+	// Success: the dependency answered sensibly. It counts against the
+	// failure ratio and, for a probe, closes the breaker.
 	Success Outcome = iota
 	// Failure: the dependency is unhealthy. It counts towards opening and,
 	// for a probe, opens the breaker again.
@@ -59,9 +77,17 @@ const (
 
 // Config configures a Breaker.
 type Config struct {
-	// Failures is how many consecutive failures open the breaker; values
-	// below 1 are treated as 1.
+	// Failures is the least number of failures within the window that opens
+	// the breaker; values below 1 are treated as 1.
 	Failures int
+	// Ratio is the least share of failures among the calls counted in the
+	// window (failures and successes) that opens the breaker, with at least
+	// Failures failures. Values are clamped to [0, 1]; 0 leaves the count of
+	// failures alone to decide.
+	Ratio float64
+	// Window is how far back calls are counted; not positive means
+	// DefaultWindow. It slides by a tenth of itself.
+	Window time.Duration
 	// Cooldown is how long the breaker stays open before the half-open
 	// probe.
 	Cooldown time.Duration
@@ -72,26 +98,48 @@ type Config struct {
 // Breaker is a circuit breaker; safe for concurrent use.
 type Breaker struct {
 	failures int
+	ratio    float64
+	width    time.Duration // of one bucket: Window / buckets
 	cooldown time.Duration
 	now      func() time.Time
+	epoch    time.Time // bucket slots are counted from here
 
-	mu          sync.Mutex
-	state       State
-	consecutive int       // failures in a row while closed
-	openUntil   time.Time // end of the cooldown while open
-	probing     bool      // a half-open probe is in flight
+	mu        sync.Mutex
+	state     State
+	ring      [buckets]bucket // the window while closed
+	openUntil time.Time       // end of the cooldown while open
+	probing   bool            // a half-open probe is in flight
 	// generation changes at every state change, so a verdict from a call
 	// admitted under an earlier state (a slow call finishing after the
 	// breaker opened) cannot move the current one.
 	generation uint64
 }
 
+// bucket counts the outcomes of one slot, the slot-th stretch of Window /
+// buckets since the breaker's epoch. A bucket whose slot is not among the
+// last buckets slots is stale and counts nothing.
+type bucket struct {
+	slot                int64
+	failures, successes int64
+}
+
 // New returns a closed breaker.
 func New(cfg Config) *Breaker {
-	b := &Breaker{failures: max(cfg.Failures, 1), cooldown: cfg.Cooldown, now: cfg.Now}
+	window := cfg.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	b := &Breaker{
+		failures: max(cfg.Failures, 1),
+		ratio:    min(max(cfg.Ratio, 0), 1),
+		width:    max(window/buckets, 1),
+		cooldown: cfg.Cooldown,
+		now:      cfg.Now,
+	}
 	if b.now == nil {
 		b.now = time.Now
 	}
+	b.epoch = b.now()
 	return b
 }
 
@@ -140,15 +188,38 @@ func (b *Breaker) record(gen uint64, probe bool, o Outcome) {
 		// Ignore: still half-open; the next call probes.
 		return
 	}
-	switch o {
-	case Success:
-		b.consecutive = 0
-	case Failure:
-		b.consecutive++
-		if b.consecutive >= b.failures {
-			b.trip()
+	if o == Ignore {
+		return
+	}
+	failures, successes := b.count(o)
+	// failures/(failures+successes) >= ratio, without dividing.
+	if o == Failure && failures >= int64(b.failures) && float64(failures) >= b.ratio*float64(failures+successes) {
+		b.trip()
+	}
+}
+
+// count adds o to the current bucket and returns the window's totals.
+func (b *Breaker) count(o Outcome) (failures, successes int64) {
+	slot := int64(0)
+	if since := b.now().Sub(b.epoch); since > 0 { // a clock set back counts as the epoch
+		slot = int64(since / b.width)
+	}
+	cur := &b.ring[slot%buckets]
+	if cur.slot != slot {
+		*cur = bucket{slot: slot}
+	}
+	if o == Failure {
+		cur.failures++
+	} else {
+		cur.successes++
+	}
+	for _, bk := range b.ring {
+		if bk.slot > slot-buckets && bk.slot <= slot {
+			failures += bk.failures
+			successes += bk.successes
 		}
 	}
+	return failures, successes
 }
 
 // trip opens the breaker for a fresh cooldown.
@@ -157,9 +228,10 @@ func (b *Breaker) trip() {
 	b.openUntil = b.now().Add(b.cooldown)
 }
 
+// transition moves to state s with an empty window.
 func (b *Breaker) transition(s State) {
 	b.state = s
-	b.consecutive = 0
+	b.ring = [buckets]bucket{}
 	b.probing = false
 	b.generation++
 }

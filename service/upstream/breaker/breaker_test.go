@@ -55,6 +55,24 @@ const (
 	cool              = 10 * time.Second
 )
 
+// repeat is n copies of s.
+func repeat(n int, s step) []step {
+	out := make([]step, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// seq joins scenarios.
+func seq(parts ...[]step) []step {
+	var out []step
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
 func TestBreaker(t *testing.T) {
 	// trip opens a breaker with Failures 3.
 	trip := []step{call(F, closed), call(F, closed), call(F, open)}
@@ -63,42 +81,86 @@ func TestBreaker(t *testing.T) {
 	cases := []struct {
 		name     string
 		failures int
+		ratio    float64 // 0 in the table means 0.5, the default upstream uses
+		window   time.Duration
 		steps    []step
 	}{
-		{"opens after N consecutive failures", 3, append(trip, refuse(cool, open), refuse(cool, open))},
-		{"a success resets the count", 3, []step{
-			call(F, closed), call(F, closed), call(S, closed), call(F, closed), call(F, closed), call(F, open),
+		{name: "opens after N failures and no success", failures: 3, steps: append(trip, refuse(cool, open), refuse(cool, open))},
+		{name: "a low-volume outage opens it as consecutive failures would", failures: 5,
+			steps: append(repeat(4, call(F, closed)), call(F, open))},
+		{name: "a success does not reset the count", failures: 3, steps: []step{
+			call(F, closed), call(F, closed), call(S, closed), call(F, open),
 		}},
-		{"ignored outcomes neither count nor reset", 3, []step{
-			call(F, closed), call(I, closed), call(F, closed), call(I, closed), call(F, open),
+		{name: "successes keep it closed while failures are under the ratio", failures: 3, steps: seq(
+			repeat(4, call(S, closed)), repeat(3, call(F, closed)), // 3 of 7
+			[]step{call(F, open)}, // 4 of 8: the ratio reached
+		)},
+		{name: "a blip among many successes does not open it", failures: 5, steps: seq(
+			repeat(1000, call(S, closed)), repeat(20, call(F, closed)),
+		)},
+		{name: "enough failures but not the ratio, then the ratio", failures: 3, ratio: 0.9, steps: seq(
+			[]step{call(S, closed)}, repeat(8, call(F, closed)), // 8 of 9 < 0.9
+			[]step{call(F, open)}, // 9 of 10
+		)},
+		{name: "ratio 0: the count alone decides", failures: 3, ratio: -1, steps: seq(
+			repeat(100, call(S, closed)), []step{call(F, closed), call(F, closed), call(F, open)},
+		)},
+		{name: "ratio over 1 means 1: any success holds it closed", failures: 2, ratio: 7, steps: seq(
+			[]step{call(S, closed)}, repeat(50, call(F, closed)),
+		)},
+		{name: "ignored outcomes count nothing", failures: 3, steps: seq(
+			[]step{call(F, closed), call(I, closed), call(F, closed)}, repeat(100, call(I, closed)), []step{call(F, open)},
+		)},
+		{name: "failures older than the window are forgotten", failures: 3, steps: []step{
+			call(F, closed), call(F, closed), advance(10*time.Second, closed),
+			call(F, closed), call(F, closed), call(F, open),
 		}},
-		{"the hint counts down the cooldown", 3, append(trip,
+		{name: "failures within the window add up", failures: 3, steps: []step{
+			call(F, closed), advance(5*time.Second, closed), call(F, closed),
+			advance(4*time.Second, closed), call(F, open), // 9 s after the first
+		}},
+		{name: "successes older than the window no longer dilute", failures: 3, steps: seq(
+			repeat(10, call(S, closed)), []step{advance(10*time.Second, closed)}, trip,
+		)},
+		{name: "a custom window", failures: 2, window: time.Second, steps: []step{
+			call(F, closed), advance(time.Second, closed), call(F, closed), advance(900*time.Millisecond, closed), call(F, open),
+		}},
+		{name: "the default window is 10 s", failures: 2, window: -1, steps: []step{
+			call(F, closed), advance(9*time.Second, closed), call(F, open),
+		}},
+		{name: "the hint counts down the cooldown", failures: 3, steps: append(trip,
 			advance(4*time.Second, open), refuse(6*time.Second, open),
 			advance(6*time.Second-time.Nanosecond, open), refuse(time.Nanosecond, open),
 			advance(time.Nanosecond, off))},
-		{"one probe at a time; its success closes", 3, append(halfOpen,
+		{name: "one probe at a time; its success closes with an empty window", failures: 3, steps: append(halfOpen,
 			begin("probe", off), refuse(0, off), refuse(0, off),
-			end("probe", S, closed), call(F, closed), call(F, closed), call(S, closed))},
-		{"probe failure reopens for a fresh cooldown", 3, append(halfOpen,
+			end("probe", S, closed), call(F, closed), call(F, closed), call(F, open))},
+		{name: "probe failure reopens for a fresh cooldown", failures: 3, steps: append(halfOpen,
 			advance(time.Hour, off), // a late probe still gets a full cooldown after it
 			call(F, open), refuse(cool, open), advance(cool, off), call(S, closed))},
-		{"an ignored probe frees the probe slot", 3, append(halfOpen,
+		{name: "an ignored probe frees the probe slot", failures: 3, steps: append(halfOpen,
 			begin("probe", off), end("probe", I, off), begin("next", off), refuse(0, off), end("next", S, closed))},
-		{"verdicts from an earlier state are dropped", 3, []step{
+		{name: "verdicts from an earlier state are dropped", failures: 3, steps: []step{
 			begin("slow-ok", closed), begin("slow-fail", closed),
 			call(F, closed), call(F, closed), call(F, open),
 			end("slow-ok", S, open), end("slow-fail", F, open), refuse(cool, open),
 			advance(cool, off), begin("probe", off),
 			refuse(0, off), // the probe is in flight
 			end("probe", F, open), refuse(cool, open),
+			advance(cool, off), begin("late", off), end("late", S, closed),
+			call(F, closed), call(F, closed), // the window after closing starts empty
 		}},
-		{"done twice counts once", 2, []step{begin("a", closed), end("a", F, closed), end("a", F, closed), call(F, open)}},
-		{"failures below 1 mean 1", 0, []step{call(S, closed), call(F, open), refuse(cool, open)}},
+		{name: "done twice counts once", failures: 2, steps: []step{begin("a", closed), end("a", F, closed), end("a", F, closed), call(F, open)}},
+		{name: "failures below 1 mean 1", failures: 0, steps: []step{call(S, closed), call(F, open), refuse(cool, open)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-			b := breaker.New(breaker.Config{Failures: tc.failures, Cooldown: cool, Now: clock.Now})
+			ratio := tc.ratio
+			if ratio == 0 {
+				ratio = 0.5
+			}
+			b := breaker.New(breaker.Config{Failures: tc.failures, Ratio: ratio, Window: tc.window, Cooldown: cool, Now: clock.Now})
 			if b.State() != closed {
 				t.Fatalf("new breaker is %v", b.State())
 			}
@@ -129,6 +191,53 @@ func TestBreaker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClockSetBack: a clock that goes back (a wall clock stepped by NTP, say)
+// neither panics nor revives forgotten calls.
+func TestClockSetBack(t *testing.T) {
+	clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	b := breaker.New(breaker.Config{Failures: 2, Ratio: 0.5, Cooldown: cool, Now: clock.Now})
+	clock.Advance(time.Minute)
+	done, _, _ := b.Allow()
+	done(breaker.Failure)
+	clock.Advance(-2 * time.Minute) // before the epoch
+	done, _, _ = b.Allow()
+	done(breaker.Success)
+	if b.State() != closed {
+		t.Fatalf("state %v", b.State())
+	}
+	done, _, _ = b.Allow()
+	done(breaker.Failure)
+	done, _, _ = b.Allow()
+	done(breaker.Failure)
+	if b.State() != open {
+		t.Errorf("state %v after 2 failures of 3 at the epoch, want open", b.State())
+	}
+}
+
+// TestMemoryIsConstant: a million calls in one window allocate nothing once
+// the breaker exists.
+func TestMemoryIsConstant(t *testing.T) {
+	clock := stytchtest.NewClock(time.Unix(0, 0))
+	b := breaker.New(breaker.Config{Failures: 5, Ratio: 0.5, Cooldown: cool, Now: clock.Now})
+	var i int
+	allocs := testing.AllocsPerRun(10000, func() {
+		done, _, _ := b.Allow()
+		if i++; i%100 == 0 {
+			done(breaker.Failure)
+		} else {
+			done(breaker.Success)
+		}
+		clock.Advance(time.Millisecond)
+	})
+	// Allow's done closure and its sync.Once are the only allocations.
+	if allocs > 3 {
+		t.Errorf("%v allocations per call", allocs)
+	}
+	if b.State() != closed {
+		t.Errorf("1%% failures opened the breaker")
 	}
 }
 
