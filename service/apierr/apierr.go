@@ -6,6 +6,13 @@
 // so gRPC clients in any language can decode it and the REST gateway can write
 // it back as exactly the body Stytch would have sent, with the HTTP status
 // equal to its status_code.
+//
+// It is also where what leaves attestd is bounded, whoever wrote it (Stytch,
+// a proxy in Stytch's place, or a caller whose input an error echoes): every
+// field of the body has a size cap (see MaxErrorMessageBytes and its
+// siblings) and every retry delay lies within [0, MaxRetryAfter], so that a
+// status's details always fit in the trailers gRPC clients accept and a
+// Retry-After never overflows.
 package apierr
 
 import (
@@ -14,13 +21,17 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 )
@@ -54,6 +65,7 @@ const (
 	TypeTooManyRequests               = "too_many_requests"
 	TypeUpstreamOverloaded            = "upstream_overloaded"
 	TypeUpstreamCircuitOpen           = "upstream_circuit_open"
+	TypeUpstreamCredentialsRejected   = "upstream_credentials_rejected"
 )
 
 // StatusClientClosedRequest is the de-facto HTTP status for a call its
@@ -70,7 +82,8 @@ type Error struct {
 	// Domain is the ErrorInfo domain: DomainStytch or DomainAttestd.
 	Domain string
 	// RetryAfter, when positive, tells the caller when a retry may succeed:
-	// a google.rpc.RetryInfo detail over gRPC, Retry-After over REST.
+	// a google.rpc.RetryInfo detail over gRPC, Retry-After over REST. It is
+	// rendered clamped to MaxRetryAfter (see RetryAfterSeconds).
 	RetryAfter time.Duration
 	// cause is kept for errors.Is/As and logs; it is never sent to callers.
 	cause error
@@ -88,20 +101,31 @@ func (e *Error) Unwrap() error { return e.cause }
 func (e *Error) GRPCStatus() *status.Status { return e.Status() }
 
 // Status renders the error as a gRPC status carrying the StytchError and an
-// ErrorInfo in its details.
+// ErrorInfo in its details, bounded (see Bound) even if the body was changed
+// after the error was built: gRPC clients refuse trailers over a few KiB
+// (grpc C-core's soft limit is 8 KiB) and the details travel in a trailer.
+// e itself is not modified, so concurrent renderings are safe.
 func (e *Error) Status() *status.Status {
-	st := status.New(e.Code, e.Body.GetErrorMessage())
+	body := e.Body
+	if body == nil {
+		body = &errorv1.StytchError{}
+	}
+	if !bounded(body) {
+		body = proto.Clone(body).(*errorv1.StytchError)
+		boundBody(body)
+	}
+	st := status.New(e.Code, body.GetErrorMessage())
 	info := &errdetails.ErrorInfo{
-		Reason: e.Body.GetErrorType(),
+		Reason: body.GetErrorType(),
 		Domain: e.Domain,
 		Metadata: map[string]string{
-			"status_code": strconv.Itoa(int(e.Body.GetStatusCode())),
-			"request_id":  e.Body.GetRequestId(),
+			"status_code": strconv.Itoa(int(body.GetStatusCode())),
+			"request_id":  body.GetRequestId(),
 		},
 	}
-	details := []protoadapt.MessageV1{e.Body, info}
+	details := []protoadapt.MessageV1{body, info}
 	if e.RetryAfter > 0 {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(ClampRetryAfter(e.RetryAfter))})
 	}
 	withDetails, err := st.WithDetails(details...)
 	if err != nil { // only if a detail cannot be marshalled: never for these types
@@ -148,11 +172,20 @@ var (
 	// UpstreamCircuitOpen: Stytch has been failing; calls fail fast until a
 	// probe succeeds.
 	UpstreamCircuitOpen = Kind{codes.Unavailable, http.StatusServiceUnavailable, TypeUpstreamCircuitOpen}
+	// UpstreamCredentialsRejected: Stytch refused attestd's own project
+	// credentials (401 unauthorized_credentials). attestd is misconfigured,
+	// not the caller, so it is not the caller's 401: Unavailable and 503,
+	// because another replica, configured right, may succeed.
+	UpstreamCredentialsRejected = Kind{codes.Unavailable, http.StatusServiceUnavailable, TypeUpstreamCredentialsRejected}
+	// upstreamError: Stytch's answer is neither a success nor a Stytch error
+	// (see UpstreamError).
+	upstreamError = Kind{codes.Unavailable, http.StatusBadGateway, TypeUpstreamError}
 )
 
-// New builds an error of this kind.
+// New builds an error of this kind. The message is bounded (see Bound), as
+// it may echo a caller's input.
 func (k Kind) New(message string) *Error {
-	return &Error{
+	e := &Error{
 		Code:   k.Code,
 		Domain: DomainAttestd,
 		Body: &errorv1.StytchError{
@@ -162,6 +195,7 @@ func (k Kind) New(message string) *Error {
 			ErrorUrl:     docURL(k.HTTPStatus, k.Type),
 		},
 	}
+	return e.Bound()
 }
 
 // Wrap is New with an internal cause kept for errors.Is/As (never shown to
@@ -172,21 +206,133 @@ func (k Kind) Wrap(cause error, message string) *Error {
 	return e
 }
 
-// UpstreamError is Stytch answering httpStatus without a Stytch error body
-// (an HTML page from a proxy, say): the status is kept, the code follows it.
+// UpstreamError is Stytch (or whatever answers in its place) answering
+// httpStatus with neither an attest response nor a Stytch error: an HTML
+// 4xx/5xx from a proxy, a redirect, a 1xx, a 202 or 204. attestd cannot use
+// the answer, so it is attestd's 502 upstream_error (gRPC Unavailable,
+// domain attestd, like upstream_invalid_response) whose message names
+// Stytch's status. Stytch's status is never passed on as-is: a caller would
+// read a proxy's 404 or 401 as a verdict on its own request.
 func UpstreamError(httpStatus int) *Error {
-	e := Kind{CodeForHTTPStatus(httpStatus), httpStatus, TypeUpstreamError}.New(
-		fmt.Sprintf("Stytch answered HTTP %d without a Stytch error body", httpStatus))
-	e.Domain = DomainStytch
-	return e
+	return upstreamError.New(fmt.Sprintf(
+		"Stytch answered HTTP %d with neither an attest response nor a Stytch error", httpStatus))
 }
 
 // FromStytch builds the error for a Stytch error body received with the
 // given HTTP status. The body's status_code is set to the HTTP status, as
-// Stytch's Go SDK does, so REST callers see the two agree.
+// Stytch's Go SDK does, so REST callers see the two agree. The body is
+// bounded in place (see Bound).
 func FromStytch(httpStatus int, body *errorv1.StytchError) *Error {
 	body.StatusCode = int32(httpStatus)
-	return &Error{Code: CodeForHTTPStatus(httpStatus), Body: body, Domain: DomainStytch}
+	e := &Error{Code: CodeForHTTPStatus(httpStatus), Body: body, Domain: DomainStytch}
+	return e.Bound()
+}
+
+// Size caps of an error body's fields, whoever filled them in. A gRPC
+// error travels in trailers, and grpc C-core clients (Python, Ruby, PHP, C#)
+// reset the stream, at random from 8 KiB and always from 16 KiB, when the
+// trailers are larger. The message is there three times (grpc-message,
+// percent-encoded: up to 3 bytes per byte that is not printable ASCII; and
+// twice in grpc-status-details-bin, base64 of the status with its
+// StytchError), everything else once, as base64. With these caps the whole
+// status is at most about 3.5 KiB as protobuf and the trailers at most
+// about 6.5 KiB, whatever the text.
+const (
+	// MaxErrorMessageBytes caps error_message (and the gRPC status
+	// message); a longer one is cut on a UTF-8 boundary and ends with
+	// truncatedMarker. Stytch's messages and attestd's own are well under
+	// it; the cap is for what echoes a caller or comes from a proxy.
+	MaxErrorMessageBytes = 512
+	// MaxErrorDetailsBytes caps error_details, measured as protobuf (what
+	// the trailer carries; its JSON is of the same order). A larger one is
+	// replaced by a note saying it was omitted. It leaves room for attestd's
+	// own bad_request violations of every request field.
+	MaxErrorDetailsBytes = 1536
+	// MaxErrorURLBytes caps error_url; a longer one is dropped, not cut,
+	// since a cut URL points somewhere else.
+	MaxErrorURLBytes = 256
+	// MaxErrorTypeBytes caps error_type (also the ErrorInfo reason).
+	MaxErrorTypeBytes = 128
+	// MaxRequestIDBytes caps request_id.
+	MaxRequestIDBytes = 128
+)
+
+// truncatedMarker ends a message cut to MaxErrorMessageBytes.
+const truncatedMarker = "… (truncated)"
+
+// Bound caps every field of e's body in place (see MaxErrorMessageBytes and
+// its siblings) and makes every string valid UTF-8, without which the body
+// could not be marshalled into the status details at all. Errors built by
+// this package are bounded already; code that changes a body afterwards
+// (a message rewritten, details added) calls Bound again before writing it.
+// It returns e for chaining.
+func (e *Error) Bound() *Error {
+	if e.Body != nil && !bounded(e.Body) {
+		boundBody(e.Body)
+	}
+	return e
+}
+
+// bounded reports whether body is within every cap already: the common case,
+// checked without allocating.
+func bounded(b *errorv1.StytchError) bool {
+	return len(b.GetErrorMessage()) <= MaxErrorMessageBytes && utf8.ValidString(b.GetErrorMessage()) &&
+		len(b.GetErrorType()) <= MaxErrorTypeBytes && utf8.ValidString(b.GetErrorType()) &&
+		len(b.GetErrorUrl()) <= MaxErrorURLBytes && utf8.ValidString(b.GetErrorUrl()) &&
+		len(b.GetRequestId()) <= MaxRequestIDBytes && utf8.ValidString(b.GetRequestId()) &&
+		(b.GetErrorDetails() == nil || proto.Size(b.GetErrorDetails()) <= MaxErrorDetailsBytes)
+}
+
+// boundBody applies the caps to b in place.
+func boundBody(b *errorv1.StytchError) {
+	b.ErrorMessage = truncate(b.ErrorMessage, MaxErrorMessageBytes, truncatedMarker)
+	b.ErrorType = truncate(b.ErrorType, MaxErrorTypeBytes, "")
+	b.RequestId = truncate(b.RequestId, MaxRequestIDBytes, "")
+	if b.ErrorUrl = strings.ToValidUTF8(b.ErrorUrl, "\uFFFD"); len(b.ErrorUrl) > MaxErrorURLBytes {
+		b.ErrorUrl = ""
+	}
+	if b.ErrorDetails != nil && proto.Size(b.ErrorDetails) > MaxErrorDetailsBytes {
+		b.ErrorDetails = &structpb.Struct{Fields: map[string]*structpb.Value{
+			"omitted": structpb.NewStringValue(fmt.Sprintf("error_details was over %d bytes", MaxErrorDetailsBytes)),
+		}}
+	}
+}
+
+// truncate makes s valid UTF-8 and at most limit bytes long, cutting on a
+// rune boundary and ending a cut string with marker.
+func truncate(s string, limit int, marker string) string {
+	if len(s) <= limit && utf8.ValidString(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(limit-len(marker), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + marker
+}
+
+// MaxRetryAfter caps every retry delay attestd passes on. A delay from
+// outside (Stytch's Retry-After, a status's RetryInfo) can be absurd, even
+// past what a time.Duration holds; an hour is far beyond any wait worth
+// telling a caller about, and small enough that no arithmetic on it
+// overflows.
+const MaxRetryAfter = time.Hour
+
+// ClampRetryAfter returns d within [0, MaxRetryAfter].
+func ClampRetryAfter(d time.Duration) time.Duration {
+	return min(max(d, 0), MaxRetryAfter)
+}
+
+// RetryAfterSeconds renders a retry delay as RFC 9110 delay-seconds for a
+// REST Retry-After header: whole seconds rounded up, within [0, 3600] (see
+// MaxRetryAfter) whatever d is, so it never overflows or goes negative.
+func RetryAfterSeconds(d time.Duration) int64 {
+	d = ClampRetryAfter(d)
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // stytchTypes are the error types whose documentation Stytch publishes; for
@@ -295,7 +441,8 @@ func FromStatus(st *status.Status) *Error {
 		if domain == "" {
 			domain = DomainStytch
 		}
-		return &Error{Code: st.Code(), Body: body, Domain: domain, RetryAfter: retryAfter(st)}
+		e := &Error{Code: st.Code(), Body: body, Domain: domain, RetryAfter: retryAfter(st)}
+		return e.Bound()
 	}
 	k, ok := byCode[st.Code()]
 	if !ok {
@@ -306,11 +453,12 @@ func FromStatus(st *status.Status) *Error {
 	return e
 }
 
-// retryAfter reads a status's google.rpc.RetryInfo (0 without one).
+// retryAfter reads a status's google.rpc.RetryInfo (0 without one), clamped
+// to [0, MaxRetryAfter]: the status may come from anywhere.
 func retryAfter(st *status.Status) time.Duration {
 	for _, d := range st.Details() {
 		if r, ok := d.(*errdetails.RetryInfo); ok {
-			return r.GetRetryDelay().AsDuration()
+			return ClampRetryAfter(r.GetRetryDelay().AsDuration())
 		}
 	}
 	return 0
@@ -333,10 +481,10 @@ func Details(st *status.Status) (*errorv1.StytchError, *errdetails.ErrorInfo) {
 }
 
 // WithRequestID fills in the request ID of locally raised errors, which do not
-// have Stytch's. It returns e for chaining.
+// have Stytch's, bounded to MaxRequestIDBytes. It returns e for chaining.
 func (e *Error) WithRequestID(id string) *Error {
 	if e.Body.GetRequestId() == "" {
-		e.Body.RequestId = id
+		e.Body.RequestId = truncate(id, MaxRequestIDBytes, "")
 	}
 	return e
 }
