@@ -11,13 +11,28 @@
 //     after a jittered exponential backoff, or when Stytch answered 429 with a
 //     Retry-After that can be honoured before the deadline. Every wait must
 //     end at least 100 ms before the call's deadline.
-//   - A circuit breaker (package breaker): after BreakerFailures consecutive
-//     failed calls (transport error, timeout, 5xx) calls fail fast with
-//     upstream_circuit_open for BreakerCooldown, then one probe call at a
-//     time decides whether to close it again.
+//   - A circuit breaker (package breaker): when, within BreakerWindow, at
+//     least BreakerFailures calls failed and they are at least
+//     BreakerFailureRatio of the calls that failed or succeeded, calls fail
+//     fast with upstream_circuit_open for BreakerCooldown; then one probe
+//     call at a time decides whether to close it again. A call is evidence
+//     against Stytch only when Stytch failed it (a 5xx, a transport error,
+//     attestd's own timeout, or an attempt still unanswered after SlowCall),
+//     never when its caller merely gave up early: no caller can open the
+//     circuit for everyone with short deadlines.
 //   - Bounded concurrency: at most MaxConcurrent calls in flight, MaxQueue
 //     more waiting for a slot within their deadline, the rest shed at once
 //     with upstream_overloaded.
+//   - Bounded answers: MaxResponseBytes of body, MaxResponseHeaderBytes of
+//     headers (NewTransport), retry delays clamped to apierr.MaxRetryAfter,
+//     error bodies to apierr's caps.
+//
+// Only 200/201 with an attest response and Stytch's own error bodies are
+// passed on as such; any other answer (a redirect, a 1xx, a 202 or 204, an
+// HTML page from a proxy) is attestd's 502 upstream_error. Stytch's 401
+// unauthorized_credentials is attestd's misconfiguration, not the caller's
+// fault: it becomes upstream_credentials_rejected (503) and the Client
+// tracks it (CredentialsRejected, Options.OnCredentials, CheckCredentials).
 package upstream
 
 import (
@@ -32,8 +47,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +65,11 @@ import (
 
 // AttestPath is Stytch's route for the operation.
 const AttestPath = "/v1/b2b/sessions/attest"
+
+// JWKSPath, followed by the project ID, is Stytch's route for a project's
+// session-JWT keys. It takes the same Basic credentials as attest and
+// creates nothing, so CheckCredentials uses it to test them.
+const JWKSPath = "/v1/b2b/sessions/jwks/"
 
 // Default Stytch hosts, chosen by project-ID prefix as Stytch's SDKs do.
 const (
@@ -92,18 +114,46 @@ type Options struct {
 	// retries that are provably safe (see the package doc); 0 means
 	// DefaultMaxAttempts and 1 turns retries off.
 	MaxAttempts int
-	// BreakerFailures is how many consecutive failed calls open the circuit;
-	// 0 means DefaultBreakerFailures, a negative value turns the breaker
-	// off. Failures are transport errors, timeouts and 5xx answers; Stytch's
-	// 4xx and 429 answers count as successes (Stytch is up and deciding),
-	// a caller's cancellation and time spent queued count as nothing.
+	// BreakerFailures is the least number of failed calls within
+	// BreakerWindow that opens the circuit, provided they also reach
+	// BreakerFailureRatio; 0 means DefaultBreakerFailures, a negative value
+	// turns the breaker off. Failures are 5xx answers, transport errors,
+	// attestd's own Timeout expiring and attempts unanswered after SlowCall;
+	// Stytch's 4xx and 429 answers count as successes (Stytch is up and
+	// deciding); a call its caller ended before SlowCall, time spent queued
+	// and answers that are neither a success nor a Stytch error count as
+	// nothing (see BreakerCountsInvalidAnswers).
 	BreakerFailures int
+	// BreakerFailureRatio is the least share of failures among the calls
+	// counted in the window (failures and successes) that opens the circuit;
+	// 0 means DefaultBreakerFailureRatio. With the ratio, a blip of failures
+	// among many successes at high volume does not open the circuit for
+	// everyone, while a low-volume outage (failures and no success) still
+	// opens it after BreakerFailures calls.
+	BreakerFailureRatio float64
+	// BreakerWindow is how far back the breaker counts calls; 0 means
+	// DefaultBreakerWindow. It is kept in ten buckets, so memory does not
+	// grow with traffic, and slides by a tenth of itself.
+	BreakerWindow time.Duration
 	// BreakerCooldown is how long an open circuit fails calls fast before it
 	// lets a probe through; 0 means DefaultBreakerCooldown.
 	BreakerCooldown time.Duration
-	// BreakerCountsInvalidAnswers makes a 2xx answer that is not a valid
-	// attest response (malformed, not JSON, over MaxResponseBytes) count as
-	// a breaker failure. Off by default, such answers count as nothing:
+	// SlowCall is how long an attempt may go unanswered before it is
+	// evidence that Stytch is unwell even if its caller then gives up (the
+	// idea of resilience4j's slowCallDurationThreshold); 0 means
+	// DefaultSlowCall. An attempt cut short by its caller sooner (canceled,
+	// or a caller deadline shorter than Timeout) counts as nothing, so
+	// impatient callers cannot open the circuit against a healthy Stytch;
+	// one that outlives SlowCall counts as a failure, so a hung Stytch still
+	// opens it when every caller's deadline is shorter than Timeout. An
+	// answer, however slow, is judged by its status. Measured on Now.
+	SlowCall time.Duration
+	// BreakerCountsInvalidAnswers makes an answer attestd cannot use and
+	// that is not a 5xx count as a breaker failure: a 2xx that is not a
+	// valid attest response (malformed, not JSON, over MaxResponseBytes), a
+	// 1xx, 3xx or other 2xx status, a 4xx without a Stytch error body,
+	// headers over the transport's limit. Off by default, such answers count
+	// as nothing:
 	// they come back at once, cost Stytch no more than failing fast would
 	// save, and their own error tells the caller what went wrong, which an
 	// open circuit would hide.
@@ -116,10 +166,18 @@ type Options struct {
 	// once with upstream_overloaded. 0 means DefaultMaxQueue, a negative
 	// value means no queue.
 	MaxQueue int
-	// Now is the clock of the breaker's cooldown and of HTTP-date
-	// Retry-After values (tests); nil means time.Now. Waits themselves are
-	// real timers.
+	// Now is the clock of the breaker's window and cooldown, of SlowCall and
+	// of HTTP-date Retry-After values (tests); nil means time.Now. Waits
+	// themselves are real timers.
 	Now func() time.Time
+	// OnCredentials, when set, is told each time Stytch's verdict on
+	// attestd's own project credentials changes: true when Stytch rejected
+	// them (a 401 unauthorized_credentials), false when they work again (an
+	// attest succeeded or CheckCredentials passed). The server hangs
+	// readiness, a metric and an error log on it. Calls come one at a time,
+	// in the order of the changes, from the goroutine that saw the change; it
+	// must return quickly and must not call Attest or CheckCredentials.
+	OnCredentials func(rejected bool)
 }
 
 // Client calls Stytch. It is safe for concurrent use and reuses connections.
@@ -128,8 +186,15 @@ type Client struct {
 	url        string
 	authHeader string
 	http       *http.Client
+	jwksURL    string
 	breaker    *breaker.Breaker // nil when turned off
 	limiter    *limiter
+
+	// credentialsRejected: Stytch's last verdict on attestd's credentials
+	// was a rejection. Read without a lock on every call; credentialsMu
+	// orders the changes and their OnCredentials calls.
+	credentialsRejected atomic.Bool
+	credentialsMu       sync.Mutex
 }
 
 // Defaults for Options left zero.
@@ -139,8 +204,18 @@ const (
 	DefaultMaxAttempts      = 3
 	DefaultBreakerFailures  = 5
 	DefaultBreakerCooldown  = 10 * time.Second
-	DefaultMaxConcurrent    = 64
-	DefaultMaxQueue         = 256
+	DefaultBreakerWindow    = breaker.DefaultWindow
+	// DefaultBreakerFailureRatio: Stytch failing at least every other call
+	// is an outage worth failing fast for; fewer is noise worth riding out.
+	DefaultBreakerFailureRatio = 0.5
+	// DefaultSlowCall: several times Stytch's usual latency for attest (well
+	// under a second), so a busy but healthy Stytch never reaches it, and
+	// well inside DefaultTimeout and the few seconds callers typically
+	// allow, so a hung Stytch is recognised even when every caller gives up
+	// before attestd's own timeout.
+	DefaultSlowCall      = 2 * time.Second
+	DefaultMaxConcurrent = 64
+	DefaultMaxQueue      = 256
 )
 
 // Retry hints for errors attestd raises itself without a better estimate.
@@ -174,6 +249,15 @@ func New(opts Options) *Client {
 	if opts.BreakerCooldown <= 0 {
 		opts.BreakerCooldown = DefaultBreakerCooldown
 	}
+	if opts.BreakerFailureRatio <= 0 {
+		opts.BreakerFailureRatio = DefaultBreakerFailureRatio
+	}
+	if opts.BreakerWindow <= 0 {
+		opts.BreakerWindow = DefaultBreakerWindow
+	}
+	if opts.SlowCall <= 0 {
+		opts.SlowCall = DefaultSlowCall
+	}
 	if opts.MaxConcurrent <= 0 {
 		opts.MaxConcurrent = DefaultMaxConcurrent
 	}
@@ -189,6 +273,7 @@ func New(opts Options) *Client {
 	c := &Client{
 		opts:       opts,
 		url:        strings.TrimSuffix(opts.BaseURL, "/") + AttestPath,
+		jwksURL:    strings.TrimSuffix(opts.BaseURL, "/") + JWKSPath + url.PathEscape(opts.ProjectID),
 		authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(opts.ProjectID+":"+opts.Secret)),
 		// No http.Client.Timeout: the per-call context carries the budget.
 		// Redirects are not followed: following one re-sends the POST, which
@@ -199,7 +284,13 @@ func New(opts Options) *Client {
 		limiter: newLimiter(opts.MaxConcurrent, opts.MaxQueue),
 	}
 	if opts.BreakerFailures > 0 {
-		c.breaker = breaker.New(breaker.Config{Failures: opts.BreakerFailures, Cooldown: opts.BreakerCooldown, Now: opts.Now})
+		c.breaker = breaker.New(breaker.Config{
+			Failures: opts.BreakerFailures,
+			Ratio:    opts.BreakerFailureRatio,
+			Window:   opts.BreakerWindow,
+			Cooldown: opts.BreakerCooldown,
+			Now:      opts.Now,
+		})
 	}
 	return c
 }
@@ -225,8 +316,18 @@ func (c *Client) Queued() int { return c.limiter.waiting() }
 // call is using, as at shutdown; calls in flight are not disturbed.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
+// MaxResponseHeaderBytes caps the header block of Stytch's answers that
+// NewTransport's transport reads, as MaxResponseBytes caps the body: Stytch
+// sends well under 4 KiB, and net/http's default would let whatever answers
+// in Stytch's place make attestd hold 10 MiB per call in flight.
+const MaxResponseHeaderBytes = 64 << 10
+
 // NewTransport is the HTTP transport attestd uses towards Stytch: keep-alive
-// connections sized for a busy service, bounded handshakes.
+// connections sized for a busy service, bounded handshakes, headers capped
+// at MaxResponseHeaderBytes. A transport passed in Options.Transport is used
+// as it is, so it should be built from this one (as the server's tracing
+// transport is): the Client does not change a transport it does not own,
+// which may be shared, and cannot see inside a wrapping one.
 func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
@@ -234,6 +335,7 @@ func NewTransport() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = 0 // the context deadline governs
+	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	return t
 }
 
@@ -294,7 +396,9 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	// The cause tells attestd's own timeout from the caller's deadline: only
+	// the first is Stytch's fault for certain.
+	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, errUpstreamTimeout)
 	defer cancel()
 	// A call that is over already says nothing about Stytch: it must not
 	// take the half-open probe or a place in the queue.
@@ -368,6 +472,7 @@ type result struct {
 // attempt sends the request once, the n-th time (from 1), and judges the
 // answer.
 func (c *Client) attempt(ctx context.Context, body []byte, n int) (r result) {
+	sent := c.opts.Now() // for SlowCall, on the breaker's clock
 	if c.opts.Observe != nil {
 		start := time.Now()
 		defer func() { c.opts.Observe(r.status, errorType(r.err), time.Since(start)) }()
@@ -389,7 +494,12 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) (r result) {
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		r = result{err: transportError(ctx, err), outcome: transportOutcome(ctx)}
+		if ctx.Err() == nil && headersTooLarge(err) {
+			// An answer came, but not one attestd can use: judged like an
+			// over-cap body, not like a broken connection.
+			return result{err: apierr.UpstreamResponseTooLarge.Wrap(err, "Stytch's answer headers exceed attestd's limit"), outcome: c.invalidOutcome()}
+		}
+		r = result{err: transportError(ctx, err), outcome: c.unanswered(ctx, sent)}
 		// ctx.Err: a call out of time or canceled is not resent, whatever
 		// broke.
 		if ctx.Err() == nil && neverSent(connected.Load(), err) {
@@ -398,9 +508,29 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) (r result) {
 		return r
 	}
 	defer resp.Body.Close()
-	r = c.judge(ctx, resp)
+	r = c.judge(ctx, resp, sent)
 	r.status = resp.StatusCode
 	return r
+}
+
+// headersTooLarge reports whether err is net/http refusing an answer whose
+// headers exceed the transport's MaxResponseHeaderBytes, over HTTP/1.1 or
+// HTTP/2. net/http exports no error value for either, only these texts; if
+// they ever change, such an answer falls back to upstream_unavailable, still
+// an upstream failure.
+func headersTooLarge(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "server response headers exceeded") ||
+		strings.Contains(msg, "response header list larger than")
+}
+
+// invalidOutcome is what an answer attestd cannot use, other than a 5xx,
+// tells the breaker (see Options.BreakerCountsInvalidAnswers).
+func (c *Client) invalidOutcome() breaker.Outcome {
+	if c.opts.BreakerCountsInvalidAnswers {
+		return breaker.Failure
+	}
+	return breaker.Ignore
 }
 
 // errorType is the error_type of an attempt's error ("" for success).
@@ -416,18 +546,25 @@ func errorType(err error) string {
 }
 
 // judge turns Stytch's answer into the call's result.
-func (c *Client) judge(ctx context.Context, resp *http.Response) result {
-	success := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
-	// invalid is the outcome of an answer attestd cannot use: a 5xx is
-	// Stytch failing whatever its body; a 2xx is a failure only by choice.
-	invalid := breaker.Ignore
-	if resp.StatusCode >= 500 || (success && c.opts.BreakerCountsInvalidAnswers) {
-		invalid = breaker.Failure
+func (c *Client) judge(ctx context.Context, resp *http.Response, sent time.Time) result {
+	code := resp.StatusCode
+	success := code == http.StatusOK || code == http.StatusCreated
+	// unusable is the outcome of an answer attestd cannot use: a 5xx is
+	// Stytch failing whatever its body; anything else is a failure only by
+	// choice.
+	unusable := c.invalidOutcome()
+	if code >= 500 {
+		unusable = breaker.Failure
+	}
+	// Neither a success nor an error (a redirect, a 1xx, a 202 or 204): no
+	// use reading what came with it.
+	if !success && code < 400 {
+		return result{err: apierr.UpstreamError(code), outcome: unusable}
 	}
 	tooLarge := func(cause error) result {
 		return result{
 			err:     apierr.UpstreamResponseTooLarge.Wrap(cause, fmt.Sprintf("Stytch's answer exceeds %d bytes", c.opts.MaxResponseBytes)),
-			outcome: invalid,
+			outcome: unusable,
 		}
 	}
 	// A declared length over the cap is refused before reading a byte.
@@ -435,12 +572,12 @@ func (c *Client) judge(ctx context.Context, resp *http.Response) result {
 		return tooLarge(fmt.Errorf("%w: Content-Length %d", errTooLarge, resp.ContentLength))
 	}
 	// A success that is not JSON (an HTML page from a proxy or a captive
-	// portal answering 200) is not decoded at all. Error answers are judged
-	// by their status whatever their type, as before.
+	// portal answering 200) is not decoded at all. Error answers are decoded
+	// whatever their type: a Stytch error is recognised by its body.
 	if ct := resp.Header.Get("Content-Type"); success && ct != "" && !isJSON(ct) {
 		return result{
 			err:     apierr.UpstreamInvalidResponse.Wrap(fmt.Errorf("Content-Type %q", ct), "Stytch's answer is not JSON"),
-			outcome: invalid,
+			outcome: unusable,
 		}
 	}
 
@@ -450,19 +587,25 @@ func (c *Client) judge(ctx context.Context, resp *http.Response) result {
 			return tooLarge(err)
 		}
 		// Broken off mid-answer: Stytch has the request, so no retry.
-		return result{err: transportError(ctx, err), outcome: transportOutcome(ctx)}
+		return result{err: transportError(ctx, err), outcome: c.unanswered(ctx, sent)}
 	}
 
 	if !success {
-		e := decodeError(resp.StatusCode, raw)
+		e, fromStytch := decodeError(code, raw)
+		if !fromStytch {
+			return result{err: e, outcome: unusable}
+		}
 		r := result{err: e, outcome: breaker.Success} // Stytch is up and deciding
-		if resp.StatusCode >= 500 {
+		if code >= 500 {
 			r.outcome = breaker.Failure
 		}
+		switch {
+		case credentialsRejected(e):
+			r.err = c.rejected(e)
 		// A 429 means Stytch turned the request away unprocessed; with a
 		// Retry-After it also says when to come back. If the call cannot
 		// wait that long, the caller is told Stytch's own hint.
-		if resp.StatusCode == http.StatusTooManyRequests {
+		case code == http.StatusTooManyRequests:
 			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now()); ok {
 				e.RetryAfter = d
 				r.retry, r.wait = true, d
@@ -472,11 +615,13 @@ func (c *Client) judge(ctx context.Context, resp *http.Response) result {
 	}
 	out := &b2bsessionv1.AttestResponse{}
 	if err := translate.Unmarshal(raw, out, c.opts.Drift); err != nil {
-		return result{err: apierr.UpstreamInvalidResponse.Wrap(err, "Stytch's answer is not a valid attest response"), outcome: invalid}
+		return result{err: apierr.UpstreamInvalidResponse.Wrap(err, "Stytch's answer is not a valid attest response"), outcome: unusable}
 	}
 	if out.GetMemberSession() == nil || out.GetMember() == nil || out.GetOrganization() == nil {
-		return result{err: apierr.UpstreamInvalidResponse.New("Stytch's answer lacks member_session, member or organization"), outcome: invalid}
+		return result{err: apierr.UpstreamInvalidResponse.New("Stytch's answer lacks member_session, member or organization"), outcome: unusable}
 	}
+	// Stytch created a session with attestd's credentials: they are good.
+	c.setCredentials(false)
 	return result{resp: out, outcome: breaker.Success}
 }
 
@@ -531,19 +676,35 @@ func readCapped(r io.Reader, limit, sizeHint int64) ([]byte, error) {
 	}
 }
 
-// transportOutcome is what a failure to get a complete answer tells the
-// breaker: the caller's cancellation nothing, anything else (timeouts
-// included) that Stytch is unwell.
-func transportOutcome(ctx context.Context) breaker.Outcome {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return breaker.Ignore
+// errUpstreamTimeout is the cause of a call's context when attestd's own
+// Options.Timeout ended it, rather than the caller's deadline or
+// cancellation.
+var errUpstreamTimeout = fmt.Errorf("attestd's upstream timeout expired: %w", context.DeadlineExceeded)
+
+// unanswered is what an attempt sent at sent that got no complete answer
+// tells the breaker. Stytch failed it when the transport broke on its own
+// (refused, reset, garbage), when attestd's own timeout ran out, or when
+// the attempt was still unanswered after SlowCall, whoever then ended it. A
+// caller that canceled, or whose shorter deadline expired, before SlowCall
+// proves nothing about Stytch: counting it would let any caller open the
+// circuit for everyone with 1 ms deadlines.
+func (c *Client) unanswered(ctx context.Context, sent time.Time) breaker.Outcome {
+	switch {
+	case ctx.Err() == nil:
+		return breaker.Failure
+	case errors.Is(context.Cause(ctx), errUpstreamTimeout):
+		return breaker.Failure
+	case c.opts.Now().Sub(sent) >= c.opts.SlowCall:
+		return breaker.Failure
 	}
-	return breaker.Failure
+	return breaker.Ignore
 }
 
 // transportError classifies a failure to get a complete answer from Stytch.
 func transportError(ctx context.Context, err error) error {
 	switch {
+	case errors.Is(context.Cause(ctx), errUpstreamTimeout):
+		return apierr.UpstreamTimeout.Wrap(err, "Stytch did not answer within attestd's upstream timeout")
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return apierr.UpstreamTimeout.Wrap(err, "Stytch did not answer within the call's deadline")
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -570,12 +731,14 @@ type wireError struct {
 	OAuthURI         string         `json:"error_uri"`
 }
 
-// decodeError turns a non-success answer into an *apierr.Error carrying
-// Stytch's own error when the body is one.
-func decodeError(httpStatus int, raw []byte) *apierr.Error {
+// decodeError turns an error answer into an *apierr.Error carrying Stytch's
+// own error when the body is one (fromStytch), else attestd's upstream_error
+// naming the status: a body without Stytch's error keys is not Stytch's
+// verdict on the request, whatever the status says.
+func decodeError(httpStatus int, raw []byte) (e *apierr.Error, fromStytch bool) {
 	var w wireError
 	if err := json.Unmarshal(raw, &w); err != nil || (w.ErrorType == "" && w.OAuthError == "") {
-		return apierr.UpstreamError(httpStatus)
+		return apierr.UpstreamError(httpStatus), false
 	}
 	body := &errorv1.StytchError{
 		RequestId:    w.RequestID,
@@ -591,5 +754,5 @@ func decodeError(httpStatus int, raw []byte) *apierr.Error {
 			body.ErrorDetails = details
 		}
 	}
-	return apierr.FromStytch(httpStatus, body)
+	return apierr.FromStytch(httpStatus, body), true
 }

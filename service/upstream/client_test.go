@@ -106,16 +106,19 @@ func hang(t *testing.T, entered chan<- struct{}) http.Handler {
 
 // errorCase is a non-success answer and the error attestd must make of it.
 type errorCase struct {
-	name      string
-	status    int
-	body      []byte
-	code      codes.Code
-	errorType string
-	domain    string
-	requestID string
-	message   string
-	url       string
-	details   *structpb.Struct
+	name   string
+	status int
+	// statusCode is the status_code (and REST status) attestd answers; 0
+	// means Stytch's status.
+	statusCode int32
+	body       []byte
+	code       codes.Code
+	errorType  string
+	domain     string
+	requestID  string
+	message    string
+	url        string
+	details    *structpb.Struct
 }
 
 func TestStytchErrorBodies(t *testing.T) {
@@ -136,9 +139,27 @@ func TestStytchErrorBodies(t *testing.T) {
 			url:     fmt.Sprintf("https://stytch.com/docs/api-reference/b2b/api/errors/%d#%s", status, errorType),
 		}
 	}
+	// upstreamError is attestd's 502 for an answer that is not Stytch's.
+	upstreamError := func(name string, status int, body []byte) errorCase {
+		return errorCase{
+			name: name, status: status, statusCode: http.StatusBadGateway, body: body,
+			code: codes.Unavailable, errorType: apierr.TypeUpstreamError, domain: apierr.DomainAttestd,
+			message: fmt.Sprintf("Stytch answered HTTP %d with neither an attest response nor a Stytch error", status),
+		}
+	}
 	cases := []errorCase{
 		stytchCase(400, "invalid_trusted_auth_token", codes.InvalidArgument),
-		stytchCase(401, "unauthorized_credentials", codes.Unauthenticated),
+		// Stytch refusing attestd's own credentials is attestd's problem,
+		// not the caller's (see credentials_test.go).
+		{
+			name: "401 unauthorized_credentials", status: 401, statusCode: http.StatusServiceUnavailable,
+			body: stytchtest.ErrorBody(401, "unauthorized_credentials", "Unauthorized credentials."),
+			code: codes.Unavailable, errorType: apierr.TypeUpstreamCredentialsRejected, domain: apierr.DomainAttestd,
+			requestID: "request-id-test-fake-0001",
+			message:   "Stytch rejected attestd's project credentials (project ID and secret): attestd is misconfigured",
+		},
+		// Any other 401 is Stytch's verdict on the caller's request.
+		stytchCase(401, "unauthorized_action", codes.Unauthenticated),
 		stytchCase(403, "organization_suspended", codes.PermissionDenied),
 		stytchCase(404, "member_not_found", codes.NotFound),
 		stytchCase(409, "duplicate_member", codes.Aborted),
@@ -170,23 +191,23 @@ func TestStytchErrorBodies(t *testing.T) {
 			errorType: "invalid_claims", domain: apierr.DomainStytch, requestID: "request-id-test-details-1",
 			message: "Claims are invalid.", url: "https://stytch.com/docs/x", details: wantDetails,
 		},
-		{
-			name: "HTML 502 from a proxy", status: 502,
-			body: []byte("<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"),
-			code: codes.Unavailable, errorType: apierr.TypeUpstreamError, domain: apierr.DomainStytch,
-			message: "Stytch answered HTTP 502 without a Stytch error body",
-		},
-		{
-			name: "JSON without error_type", status: 500,
-			body: []byte(`{"status_code":500,"request_id":"request-id-test-x","message":"oops"}`),
-			code: codes.Internal, errorType: apierr.TypeUpstreamError, domain: apierr.DomainStytch,
-			message: "Stytch answered HTTP 500 without a Stytch error body",
-		},
-		{
-			name: "empty body", status: 503, body: nil,
-			code: codes.Unavailable, errorType: apierr.TypeUpstreamError, domain: apierr.DomainStytch,
-			message: "Stytch answered HTTP 503 without a Stytch error body",
-		},
+		upstreamError("HTML 502 from a proxy", 502,
+			[]byte("<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")),
+		upstreamError("HTML 500 from a proxy", 500, []byte("<html><body>Internal Server Error</body></html>")),
+		upstreamError("HTML 404 from a proxy", 404, []byte("<html><body>Not Found</body></html>")),
+		// A proxy's 401 is not Stytch refusing attestd's credentials.
+		upstreamError("HTML 401 from a proxy", 401, []byte("<html><body>Unauthorized</body></html>")),
+		upstreamError("JSON without error_type", 500, []byte(`{"status_code":500,"request_id":"request-id-test-x","message":"oops"}`)),
+		upstreamError("empty body", 503, nil),
+		upstreamError("empty 400", 400, nil),
+		// Neither success nor error: the body is not read, even a Stytch
+		// error's.
+		upstreamError("202 Accepted", 202, stytchtest.Typical()),
+		upstreamError("203 with an attest response", 203, stytchtest.Typical()),
+		upstreamError("204 No Content", 204, nil),
+		upstreamError("302 with a Stytch error body", 302, stytchtest.ErrorBody(400, "invalid_trusted_auth_token", "x")),
+		upstreamError("304 Not Modified", 304, nil),
+		upstreamError("307 without Location", 307, nil),
 	}
 	fake := stytchtest.NewServer(t)
 	client := newClient(t, fake.URL)
@@ -201,8 +222,12 @@ func TestStytchErrorBodies(t *testing.T) {
 			if e.Code != tc.code {
 				t.Errorf("code %v, want %v", e.Code, tc.code)
 			}
-			if got := e.Body.GetStatusCode(); got != int32(tc.status) {
-				t.Errorf("status_code %d, want the HTTP status %d", got, tc.status)
+			wantStatus := tc.statusCode
+			if wantStatus == 0 {
+				wantStatus = int32(tc.status)
+			}
+			if got := e.Body.GetStatusCode(); got != wantStatus {
+				t.Errorf("status_code %d, want %d (Stytch answered %d)", got, wantStatus, tc.status)
 			}
 			if e.Body.GetErrorType() != tc.errorType || e.Domain != tc.domain || e.Body.GetRequestId() != tc.requestID {
 				t.Errorf("error_type %q domain %q request_id %q, want %q %q %q",
@@ -211,7 +236,7 @@ func TestStytchErrorBodies(t *testing.T) {
 			if e.Body.GetErrorMessage() != tc.message {
 				t.Errorf("error_message %q, want %q", e.Body.GetErrorMessage(), tc.message)
 			}
-			if tc.url != "" && e.Body.GetErrorUrl() != tc.url {
+			if e.Body.GetErrorUrl() != tc.url {
 				t.Errorf("error_url %q, want %q", e.Body.GetErrorUrl(), tc.url)
 			}
 			if !proto.Equal(e.Body.GetErrorDetails(), tc.details) {
@@ -361,6 +386,7 @@ func TestResponseSizeCap(t *testing.T) {
 		// Exactly at the cap is read whole, and then judged on its content.
 		{"exactly the cap", 4096, 200, padded(4096), codes.Internal, apierr.TypeUpstreamInvalidResponse},
 		{"error exactly the cap", 4096, 503, padded(4096), codes.Unavailable, apierr.TypeUpstreamError},
+		{"error over the cap", 4096, 400, padded(4097), codes.Internal, apierr.TypeUpstreamResponseTooLarge},
 		// A zero or negative cap means the default, 1 MiB.
 		{"zero cap: default admits 1 MiB", 0, 200, padded(upstream.DefaultMaxResponseBytes), codes.Internal, apierr.TypeUpstreamInvalidResponse},
 		{"zero cap: default refuses 1 MiB + 1", 0, 200, padded(upstream.DefaultMaxResponseBytes + 1), codes.Internal, apierr.TypeUpstreamResponseTooLarge},

@@ -12,11 +12,13 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 
 	"github.com/attestd/attestd/service/apierr"
@@ -169,6 +171,7 @@ var (
 	wantOverloaded  = want{apierr.TypeUpstreamOverloaded, codes.ResourceExhausted, http.StatusServiceUnavailable}
 	wantCircuitOpen = want{apierr.TypeUpstreamCircuitOpen, codes.Unavailable, http.StatusServiceUnavailable}
 	wantCanceled    = want{apierr.TypeRequestCanceled, codes.Canceled, apierr.StatusClientClosedRequest}
+	wantUpstream    = want{apierr.TypeUpstreamError, codes.Unavailable, http.StatusBadGateway}
 )
 
 // check asserts err is the expected failure and returns it.
@@ -237,10 +240,20 @@ func TestFaultInjection(t *testing.T) {
 			return typed(http.StatusOK, "application/vnd.stytch.v1+json", typical)
 		}},
 		{name: "no Content-Type is decoded", handler: func(*testing.T) http.Handler { return typed(http.StatusOK, "", typical) }},
-		// Error answers keep their status whatever their type.
-		{name: "text/html 502", status: 502, handler: func(*testing.T) http.Handler {
+		// An error answer that is not Stytch's is attestd's 502.
+		{name: "text/html 502", want: &wantUpstream, handler: func(*testing.T) http.Handler {
 			return typed(http.StatusBadGateway, "text/html", []byte("<html>502 Bad Gateway</html>"))
 		}},
+		// Answers net/http's server will not give: neither success nor error,
+		// with nothing or junk after the headers; the body is never read.
+		{name: "101 Switching Protocols", want: &wantUpstream,
+			raw: func(c *net.TCPConn, _ *http.Request) {
+				_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+			}},
+		{name: "307 without Location, never-ending body", want: &wantUpstream,
+			raw: func(c *net.TCPConn, _ *http.Request) {
+				_, _ = io.WriteString(c, "HTTP/1.1 307 Temporary Redirect\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+			}},
 		{name: "503 is not retried", status: 503, handler: func(*testing.T) http.Handler {
 			return stytchtest.Error(503, "service_unavailable", "down")
 		}},
@@ -330,6 +343,16 @@ func TestRetryAfter429(t *testing.T) {
 			timeout: 2 * time.Second, requests: 1, retryAfter: 30 * time.Second},
 		{name: "HTTP-date past the deadline is passed through", answers: []http.Handler{tooMany(now.Add(time.Minute).Format(http.TimeFormat)), ok},
 			timeout: 2 * time.Second, requests: 1, retryAfter: time.Minute},
+		// Absurd hints are clamped to an hour (apierr.MaxRetryAfter), which
+		// no deadline fits: no wait, no overflow, the hint passed on.
+		{name: "huge Retry-After is clamped, not waited for", answers: []http.Handler{tooMany("99999999999999999999"), ok},
+			timeout: 2 * time.Second, requests: 1, retryAfter: time.Hour},
+		{name: "Retry-After overflowing a Duration", answers: []http.Handler{tooMany("9223372037"), ok},
+			timeout: 2 * time.Second, requests: 1, retryAfter: time.Hour},
+		{name: "far-future HTTP-date", answers: []http.Handler{tooMany("Fri, 31 Dec 9999 23:59:59 GMT"), ok},
+			timeout: 2 * time.Second, requests: 1, retryAfter: time.Hour},
+		{name: "huge Retry-After with a long timeout", answers: []http.Handler{tooMany("99999999999999999999"), ok},
+			timeout: 24 * time.Hour, requests: 1, retryAfter: time.Hour},
 		// 1 s fits a 1 s deadline only without the 100 ms margin.
 		{name: "Retry-After within the margin of the deadline", answers: []http.Handler{tooMany("1"), ok},
 			timeout: time.Second, requests: 1, retryAfter: time.Second},
@@ -381,6 +404,19 @@ func TestRetryAfter429(t *testing.T) {
 			}
 			if e.RetryAfter != tc.retryAfter {
 				t.Errorf("RetryAfter %v, want %v", e.RetryAfter, tc.retryAfter)
+			}
+			// What both protocols render: RetryInfo, and Retry-After seconds.
+			var info *errdetails.RetryInfo
+			for _, d := range e.Status().Details() {
+				if r, ok := d.(*errdetails.RetryInfo); ok {
+					info = r
+				}
+			}
+			if got := info.GetRetryDelay().AsDuration(); got != tc.retryAfter {
+				t.Errorf("RetryInfo %v, want %v", got, tc.retryAfter)
+			}
+			if got, want := apierr.RetryAfterSeconds(e.RetryAfter), int64((tc.retryAfter+time.Second-1)/time.Second); got != want {
+				t.Errorf("RetryAfterSeconds %d, want %d", got, want)
 			}
 			if e.Body.GetRequestId() != "request-id-test-fake-0001" {
 				t.Errorf("Stytch's error body was not kept: %v", e.Body)
@@ -630,6 +666,20 @@ func TestBreakerCounts(t *testing.T) {
 			mutate: func(o *upstream.Options) { o.BreakerCountsInvalidAnswers = true }},
 		{name: "caller cancels in flight", handler: func(t *testing.T, entered chan<- struct{}) http.Handler { return stall(t, nil, entered) },
 			call: cancelOnEntry},
+		// Answers attestd cannot use count only by choice, unless 5xx.
+		{name: "HTML 500 from a proxy", opens: true, handler: answer(typed(500, "text/html", []byte("<html/>")))},
+		{name: "HTML 404 from a proxy", handler: answer(typed(404, "text/html", []byte("<html/>")))},
+		{name: "HTML 404 from a proxy, counted by choice", opens: true, handler: answer(typed(404, "text/html", []byte("<html/>"))),
+			mutate: func(o *upstream.Options) { o.BreakerCountsInvalidAnswers = true }},
+		{name: "307", handler: answer(typed(307, "", nil))},
+		{name: "307, counted by choice", opens: true, handler: answer(typed(307, "", nil)),
+			mutate: func(o *upstream.Options) { o.BreakerCountsInvalidAnswers = true }},
+		{name: "202", handler: answer(stytchtest.Respond(202, stytchtest.Typical()))},
+		{name: "headers over the cap", handler: answer(hugeHeaders(100 << 10))},
+		{name: "headers over the cap, counted by choice", opens: true, handler: answer(hugeHeaders(100 << 10)),
+			mutate: func(o *upstream.Options) { o.BreakerCountsInvalidAnswers = true }},
+		// Stytch refusing attestd's credentials is Stytch up and deciding.
+		{name: "Stytch 401 unauthorized_credentials", handler: answer(stytchtest.Error(401, "unauthorized_credentials", "no"))},
 		{name: "breaker turned off", handler: answer(stytchtest.Error(500, "internal_server_error", "boom")),
 			mutate: func(o *upstream.Options) { o.BreakerFailures = -1 }},
 	}
@@ -682,6 +732,15 @@ func TestBreakerCounts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hugeHeaders answers 200 with the typical fixture after a header of n bytes.
+func hugeHeaders(n int) http.Handler {
+	pad := strings.Repeat("a", n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pad", pad)
+		stytchtest.Respond(http.StatusOK, stytchtest.Typical()).ServeHTTP(w, r)
+	})
 }
 
 // answer adapts a fixed handler to TestBreakerCounts' table.
@@ -871,7 +930,8 @@ func TestHugeBody(t *testing.T) {
 }
 
 // TestRedirectNotFollowed: a 307 from "Stytch" is an answer, not an
-// instruction to re-send the POST (which may have created a session).
+// instruction to re-send the POST (which may have created a session), and
+// not one to pass on either: attestd's 502 naming Stytch's status.
 func TestRedirectNotFollowed(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -882,8 +942,9 @@ func TestRedirectNotFollowed(t *testing.T) {
 	c := upstream.New(upstream.Options{BaseURL: srv.URL, ProjectID: "p", Secret: "s"})
 	defer c.CloseIdleConnections()
 	_, err := c.Attest(context.Background(), validRequest())
-	var e *apierr.Error
-	if !errors.As(err, &e) || e.Body.GetStatusCode() != http.StatusTemporaryRedirect || hits.Load() != 1 {
-		t.Errorf("redirect: %v, %d requests; want an HTTP 307 upstream error after 1 request", err, hits.Load())
+	e := wantUpstream.check(t, err)
+	if !strings.Contains(e.Body.GetErrorMessage(), "HTTP 307") || e.Domain != apierr.DomainAttestd || hits.Load() != 1 {
+		t.Errorf("redirect: %v (domain %q), %d requests; want attestd's upstream error naming HTTP 307 after 1 request",
+			err, e.Domain, hits.Load())
 	}
 }

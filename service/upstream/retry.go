@@ -3,13 +3,14 @@ package upstream
 import (
 	"context"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/attestd/attestd/service/apierr"
 )
 
 // Retry timing.
@@ -36,10 +37,15 @@ func backoff(n int) time.Duration {
 }
 
 // fits reports whether waiting d leaves the call at least retryMargin before
-// its deadline.
+// its deadline. It never adds to d, which may be as large as a Duration
+// holds: d+retryMargin would wrap round to a negative wait that "fits".
 func fits(ctx context.Context, d time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return !ok || time.Until(deadline) > d+retryMargin
+	if !ok {
+		return true
+	}
+	left := time.Until(deadline)
+	return left > retryMargin && d < left-retryMargin
 }
 
 // wait blocks for d or until ctx ends, whichever is first, and returns ctx's
@@ -61,7 +67,10 @@ func wait(ctx context.Context, d time.Duration) error {
 
 // parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): delta-seconds
 // or an HTTP-date, the latter measured from now (a date in the past means no
-// wait). ok is false when the header is absent or unreadable.
+// wait). The delay is clamped to apierr.MaxRetryAfter: it comes from outside,
+// and an absurd one (99999999999999999999 seconds, a date in the year 9999)
+// is "far off", not unreadable, but must not overflow any arithmetic on it.
+// ok is false when the header is absent or unreadable.
 func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -69,8 +78,8 @@ func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	}
 	if strings.Trim(v, "0123456789") == "" { // delta-seconds: 1*DIGIT
 		secs, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || secs > math.MaxInt64/uint64(time.Second) {
-			return time.Duration(math.MaxInt64), true // absurdly far off, not unreadable
+		if err != nil || secs > uint64(apierr.MaxRetryAfter/time.Second) { // err: too many digits for a uint64
+			return apierr.MaxRetryAfter, true
 		}
 		return time.Duration(secs) * time.Second, true
 	}
@@ -78,7 +87,7 @@ func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	return max(t.Sub(now), 0), true
+	return apierr.ClampRetryAfter(t.Sub(now)), true // Sub saturates rather than overflowing
 }
 
 // neverSent reports whether a failed attempt provably put no byte of the

@@ -25,9 +25,17 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(3 * time.Second).Format(http.TimeFormat), 3 * time.Second, true},
 		{now.Add(90 * time.Second).Format(time.RFC850), 90 * time.Second, true}, // obsolete form, still HTTP-date
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},                  // in the past: no wait
-		{"99999999999999999999999", time.Duration(math.MaxInt64), true},
-		{"9223372036", 9223372036 * time.Second, true},     // the largest that fits
-		{"9223372037", time.Duration(math.MaxInt64), true}, // overflows Duration
+		// Absurd delays are far off, not unreadable, and clamped to an hour.
+		{"3600", time.Hour, true},
+		{"3601", time.Hour, true},
+		{"99999999999999999999", time.Hour, true},    // overflows a uint64
+		{"99999999999999999999999", time.Hour, true}, // far more so
+		{"9223372036", time.Hour, true},              // the most seconds a Duration holds
+		{"9223372037", time.Hour, true},              // overflows a Duration
+		{"18446744073709551615", time.Hour, true},    // the largest uint64
+		{now.Add(59 * time.Minute).Format(http.TimeFormat), 59 * time.Minute, true},
+		{now.Add(2 * time.Hour).Format(http.TimeFormat), time.Hour, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", time.Hour, true}, // past what a Duration holds from now
 		{"", 0, false},
 		{"   ", 0, false},
 		{"-1", 0, false},
@@ -99,8 +107,19 @@ func TestFitsAndWait(t *testing.T) {
 	if !fits(c, time.Second) || fits(c, 10*time.Second) || fits(c, 9950*time.Millisecond) {
 		t.Errorf("fits does not keep the %v margin before a 10 s deadline", retryMargin)
 	}
-	if !fits(context.Background(), time.Hour) {
+	if !fits(context.Background(), time.Hour) || !fits(context.Background(), math.MaxInt64) {
 		t.Errorf("without a deadline every wait fits")
+	}
+	// d+retryMargin must not wrap round to a negative wait that fits.
+	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - retryMargin + 1, math.MaxInt64 - retryMargin/2} {
+		if fits(c, d) {
+			t.Errorf("fits(%d) before a 10 s deadline", d)
+		}
+	}
+	past, cancelPast := context.WithDeadline(context.Background(), time.Now().Add(-time.Hour))
+	defer cancelPast()
+	if fits(past, 0) || fits(past, math.MaxInt64) {
+		t.Errorf("a wait fits a deadline already past")
 	}
 	if err := wait(c, 0); err != nil {
 		t.Errorf("wait(0): %v", err)
