@@ -93,9 +93,21 @@ type Config struct {
 	// UpstreamMaxQueue bounds calls waiting for an upstream slot; beyond
 	// it calls are shed (ATTESTD_UPSTREAM_MAX_QUEUE).
 	UpstreamMaxQueue int64
-	// BreakerFailures consecutive upstream failures open the circuit
-	// (ATTESTD_BREAKER_FAILURES).
+	// BreakerFailures is the least number of failed upstream calls within
+	// BreakerWindow that opens the circuit, if they are also at least
+	// BreakerFailureRatio of the calls (ATTESTD_BREAKER_FAILURES).
 	BreakerFailures int64
+	// BreakerFailureRatio is the least share of failed calls among failed
+	// and successful ones in the window that opens the circuit
+	// (ATTESTD_BREAKER_FAILURE_RATIO).
+	BreakerFailureRatio float64
+	// BreakerWindow is how far back the breaker counts calls
+	// (ATTESTD_BREAKER_WINDOW).
+	BreakerWindow time.Duration
+	// BreakerSlowCall is how long a Stytch call may go unanswered before it
+	// counts as a failure even if its caller then gives up
+	// (ATTESTD_BREAKER_SLOW_CALL).
+	BreakerSlowCall time.Duration
 	// BreakerCooldown is how long the circuit stays open before a probe
 	// (ATTESTD_BREAKER_COOLDOWN).
 	BreakerCooldown time.Duration
@@ -127,6 +139,9 @@ func Default() Config {
 		UpstreamMaxConcurrent:    64,
 		UpstreamMaxQueue:         256,
 		BreakerFailures:          5,
+		BreakerFailureRatio:      upstream.DefaultBreakerFailureRatio,
+		BreakerWindow:            upstream.DefaultBreakerWindow,
+		BreakerSlowCall:          upstream.DefaultSlowCall,
 		BreakerCooldown:          10 * time.Second,
 		AdminAddr:                ":9464",
 	}
@@ -232,7 +247,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	size(&c.MaxMetadataBytes, "max-metadata-bytes", "ATTESTD_MAX_METADATA_BYTES", "cap on a call's headers")
 	size(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", "ATTESTD_UPSTREAM_MAX_CONCURRENT", "calls in flight to Stytch")
 	size(&c.UpstreamMaxQueue, "upstream-max-queue", "ATTESTD_UPSTREAM_MAX_QUEUE", "calls waiting for Stytch before shedding")
-	size(&c.BreakerFailures, "breaker-failures", "ATTESTD_BREAKER_FAILURES", "consecutive Stytch failures that open the circuit")
+	size(&c.BreakerFailures, "breaker-failures", "ATTESTD_BREAKER_FAILURES", "failed Stytch calls within the window that open the circuit (with the failure ratio)")
+	float(&c.BreakerFailureRatio, "breaker-failure-ratio", "ATTESTD_BREAKER_FAILURE_RATIO", "share of failed Stytch calls within the window that opens the circuit (0 to 1]")
+	dur(&c.BreakerWindow, "breaker-window", "ATTESTD_BREAKER_WINDOW", "sliding window in which the breaker counts Stytch calls")
+	dur(&c.BreakerSlowCall, "breaker-slow-call", "ATTESTD_BREAKER_SLOW_CALL", "time unanswered after which a Stytch call counts as failed even if its caller gives up")
 	dur(&c.BreakerCooldown, "breaker-cooldown", "ATTESTD_BREAKER_COOLDOWN", "time the circuit stays open")
 	str(&c.AdminAddr, "admin-addr", "ATTESTD_ADMIN_ADDR", "admin listener: /metrics, /healthz, /readyz (off: none)")
 	boolean(&c.AdminPprof, "admin-pprof", "ATTESTD_ADMIN_PPROF", "serve /debug/pprof/ on the admin listener")
@@ -320,6 +338,12 @@ func (c Config) Validate() error {
 		return &Error{"ATTESTD_BREAKER_FAILURES", "must be between 1 and 1000000"}
 	case c.BreakerCooldown <= 0:
 		return &Error{"ATTESTD_BREAKER_COOLDOWN", "must be positive"}
+	case !(c.BreakerFailureRatio > 0 && c.BreakerFailureRatio <= 1): // NaN too
+		return &Error{"ATTESTD_BREAKER_FAILURE_RATIO", "must be above 0 and at most 1"}
+	case c.BreakerWindow < time.Second || c.BreakerWindow > time.Hour:
+		return &Error{"ATTESTD_BREAKER_WINDOW", "must be between 1s and 1h"}
+	case c.BreakerSlowCall <= 0:
+		return &Error{"ATTESTD_BREAKER_SLOW_CALL", "must be positive"}
 	}
 	if _, _, err := c.Exempt(); err != nil {
 		return err
@@ -422,6 +446,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("upstream_max_concurrent", c.UpstreamMaxConcurrent),
 		slog.Int64("upstream_max_queue", c.UpstreamMaxQueue),
 		slog.Int64("breaker_failures", c.BreakerFailures),
+		slog.Float64("breaker_failure_ratio", c.BreakerFailureRatio),
+		slog.String("breaker_window", c.BreakerWindow.String()),
+		slog.String("breaker_slow_call", c.BreakerSlowCall.String()),
 		slog.String("breaker_cooldown", c.BreakerCooldown.String()),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.Bool("admin_pprof", c.AdminPprof),

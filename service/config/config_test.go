@@ -112,6 +112,9 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_UPSTREAM_MAX_CONCURRENT", "8",
 		"ATTESTD_UPSTREAM_MAX_QUEUE", "16",
 		"ATTESTD_BREAKER_FAILURES", "3",
+		"ATTESTD_BREAKER_FAILURE_RATIO", "0.25",
+		"ATTESTD_BREAKER_WINDOW", "30s",
+		"ATTESTD_BREAKER_SLOW_CALL", "1500ms",
 		"ATTESTD_BREAKER_COOLDOWN", "5s",
 		"ATTESTD_ADMIN_ADDR", "127.0.0.1:6003",
 		"ATTESTD_ADMIN_PPROF", "true",
@@ -146,6 +149,9 @@ func TestLoadFromEnv(t *testing.T) {
 		UpstreamMaxConcurrent:    8,
 		UpstreamMaxQueue:         16,
 		BreakerFailures:          3,
+		BreakerFailureRatio:      0.25,
+		BreakerWindow:            30 * time.Second,
+		BreakerSlowCall:          1500 * time.Millisecond,
 		BreakerCooldown:          5 * time.Second,
 		AdminAddr:                "127.0.0.1:6003",
 		AdminPprof:               true,
@@ -199,6 +205,9 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-upstream-max-concurrent", "2",
 		"-upstream-max-queue", "0",
 		"-breaker-failures", "9",
+		"-breaker-failure-ratio", "1",
+		"-breaker-window", "1m",
+		"-breaker-slow-call", "500ms",
 		"-breaker-cooldown", "1s",
 		"-admin-addr", "off",
 	}, getenv)
@@ -227,6 +236,9 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		UpstreamMaxConcurrent:    2,
 		UpstreamMaxQueue:         0,
 		BreakerFailures:          9,
+		BreakerFailureRatio:      1,
+		BreakerWindow:            time.Minute,
+		BreakerSlowCall:          500 * time.Millisecond,
 		BreakerCooldown:          time.Second,
 		AdminAddr:                "off",
 	}
@@ -336,6 +348,14 @@ func TestInvalidSettings(t *testing.T) {
 		{"upstream queue negative", []string{"ATTESTD_UPSTREAM_MAX_QUEUE", "-1"}, nil, "ATTESTD_UPSTREAM_MAX_QUEUE"},
 		{"breaker failures 0", []string{"ATTESTD_BREAKER_FAILURES", "0"}, nil, "ATTESTD_BREAKER_FAILURES"},
 		{"breaker cooldown 0", []string{"ATTESTD_BREAKER_COOLDOWN", "0s"}, nil, "ATTESTD_BREAKER_COOLDOWN"},
+		{"breaker failure ratio 0", []string{"ATTESTD_BREAKER_FAILURE_RATIO", "0"}, nil, "ATTESTD_BREAKER_FAILURE_RATIO"},
+		{"breaker failure ratio over 1", []string{"ATTESTD_BREAKER_FAILURE_RATIO", "1.01"}, nil, "ATTESTD_BREAKER_FAILURE_RATIO"},
+		{"breaker failure ratio NaN", []string{"ATTESTD_BREAKER_FAILURE_RATIO", "NaN"}, nil, "ATTESTD_BREAKER_FAILURE_RATIO"},
+		{"breaker failure ratio a percentage", []string{"ATTESTD_BREAKER_FAILURE_RATIO", "50%"}, nil, "ATTESTD_BREAKER_FAILURE_RATIO"},
+		{"breaker window under 1s", []string{"ATTESTD_BREAKER_WINDOW", "500ms"}, nil, "ATTESTD_BREAKER_WINDOW"},
+		{"breaker window over 1h", []string{"ATTESTD_BREAKER_WINDOW", "2h"}, nil, "ATTESTD_BREAKER_WINDOW"},
+		{"breaker slow call 0", []string{"ATTESTD_BREAKER_SLOW_CALL", "0s"}, nil, "ATTESTD_BREAKER_SLOW_CALL"},
+		{"breaker slow call without unit", []string{"ATTESTD_BREAKER_SLOW_CALL", "2"}, nil, "ATTESTD_BREAKER_SLOW_CALL"},
 		{"admin addr without port", []string{"ATTESTD_ADMIN_ADDR", "localhost"}, nil, "ATTESTD_ADMIN_ADDR"},
 		{"admin pprof not a boolean", []string{"ATTESTD_ADMIN_PPROF", "sometimes"}, nil, "ATTESTD_ADMIN_PPROF"},
 		{"flag value bad", nil, []string{"-upstream-timeout", "soon"}, "flags"},
@@ -362,11 +382,15 @@ func TestLowestAcceptedValues(t *testing.T) {
 		"ATTESTD_SHUTDOWN_GRACE", "0s",
 		"ATTESTD_LOG_LEVEL", "ERROR",
 		"ATTESTD_GRPC_ADDR", ":0",
+		"ATTESTD_BREAKER_FAILURE_RATIO", "0.001",
+		"ATTESTD_BREAKER_WINDOW", "1s",
+		"ATTESTD_BREAKER_SLOW_CALL", "1ns",
 	))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got.MaxUpstreamResponseBytes != 1024 || got.MaxRequestBytes != 1024 || got.UpstreamTimeout != 1 || got.ShutdownGrace != 0 {
+	if got.MaxUpstreamResponseBytes != 1024 || got.MaxRequestBytes != 1024 || got.UpstreamTimeout != 1 || got.ShutdownGrace != 0 ||
+		got.BreakerFailureRatio != 0.001 || got.BreakerWindow != time.Second || got.BreakerSlowCall != 1 {
 		t.Errorf("got %s", fields(got))
 	}
 	if l, _ := got.Level(); l != slog.LevelError {

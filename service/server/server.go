@@ -105,19 +105,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		}
 	}
 	client := upstream.New(upstream.Options{
-		BaseURL:          up.baseURL,
-		ProjectID:        up.projectID,
-		Secret:           up.secret,
-		Timeout:          cfg.UpstreamTimeout,
-		MaxResponseBytes: cfg.MaxUpstreamResponseBytes,
-		UserAgent:        "attestd/" + Version,
-		Drift:            s.drift,
-		MaxConcurrent:    int(cfg.UpstreamMaxConcurrent),
-		MaxQueue:         queue(cfg.UpstreamMaxQueue),
-		BreakerFailures:  int(cfg.BreakerFailures),
-		BreakerCooldown:  cfg.BreakerCooldown,
-		Transport:        upstreamTransport(s.tracing),
-		Observe:          s.metrics.UpstreamAttempt,
+		BaseURL:             up.baseURL,
+		ProjectID:           up.projectID,
+		Secret:              up.secret,
+		Timeout:             cfg.UpstreamTimeout,
+		MaxResponseBytes:    cfg.MaxUpstreamResponseBytes,
+		UserAgent:           "attestd/" + Version,
+		Drift:               s.drift,
+		MaxConcurrent:       int(cfg.UpstreamMaxConcurrent),
+		MaxQueue:            queue(cfg.UpstreamMaxQueue),
+		BreakerFailures:     int(cfg.BreakerFailures),
+		BreakerCooldown:     cfg.BreakerCooldown,
+		BreakerFailureRatio: cfg.BreakerFailureRatio,
+		BreakerWindow:       cfg.BreakerWindow,
+		SlowCall:            cfg.BreakerSlowCall,
+		Transport:           upstreamTransport(s.tracing),
+		Observe:             s.metrics.UpstreamAttempt,
 	})
 	s.upstream = client
 	s.metrics.WatchUpstream(client)
