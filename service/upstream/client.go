@@ -153,10 +153,9 @@ type Options struct {
 	// valid attest response (malformed, not JSON, over MaxResponseBytes), a
 	// 1xx, 3xx or other 2xx status, a 4xx without a Stytch error body,
 	// headers over the transport's limit. Off by default, such answers count
-	// as nothing:
-	// they come back at once, cost Stytch no more than failing fast would
-	// save, and their own error tells the caller what went wrong, which an
-	// open circuit would hide.
+	// as nothing: they come back at once, cost Stytch no more than failing
+	// fast would save, and their own error tells the caller what went wrong,
+	// which an open circuit would hide.
 	BreakerCountsInvalidAnswers bool
 	// MaxConcurrent caps the calls in flight to Stytch; 0 means
 	// DefaultMaxConcurrent.
