@@ -47,7 +47,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -65,11 +64,6 @@ import (
 
 // AttestPath is Stytch's route for the operation.
 const AttestPath = "/v1/b2b/sessions/attest"
-
-// JWKSPath, followed by the project ID, is Stytch's route for a project's
-// session-JWT keys. It takes the same Basic credentials as attest and
-// creates nothing, so CheckCredentials uses it to test them.
-const JWKSPath = "/v1/b2b/sessions/jwks/"
 
 // Default Stytch hosts, chosen by project-ID prefix as Stytch's SDKs do.
 const (
@@ -185,7 +179,6 @@ type Client struct {
 	url        string
 	authHeader string
 	http       *http.Client
-	jwksURL    string
 	breaker    *breaker.Breaker // nil when turned off
 	limiter    *limiter
 
@@ -272,7 +265,6 @@ func New(opts Options) *Client {
 	c := &Client{
 		opts:       opts,
 		url:        strings.TrimSuffix(opts.BaseURL, "/") + AttestPath,
-		jwksURL:    strings.TrimSuffix(opts.BaseURL, "/") + JWKSPath + url.PathEscape(opts.ProjectID),
 		authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(opts.ProjectID+":"+opts.Secret)),
 		// No http.Client.Timeout: the per-call context carries the budget.
 		// Redirects are not followed: following one re-sends the POST, which

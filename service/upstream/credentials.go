@@ -2,10 +2,10 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/attestd/attestd/service/apierr"
 )
@@ -28,15 +28,20 @@ import (
 func (c *Client) CredentialsRejected() bool { return c.credentialsRejected.Load() }
 
 // CheckCredentials asks Stytch whether attestd's project credentials are
-// good, without creating a session: GET {BaseURL}/v1/b2b/sessions/jwks/
-// {ProjectID} with the project's Basic auth. A 200 with a JWKS means
-// accepted (nil; the rejected state is cleared); a 401
-// unauthorized_credentials means rejected (an upstream_credentials_rejected
-// error; the state is set); anything else (a transport failure, a timeout,
-// another status) tells nothing and changes nothing, and is returned as the
-// error attest would have given for it. The server calls it every few
-// seconds while CredentialsRejected, so a fixed secret (or a fixed Stytch)
-// makes the replica ready again without waiting for a caller.
+// good, without creating a session: it sends attest an empty body, `{}`,
+// with the project's Basic auth. Stytch checks the credentials before the
+// body, so a 401 unauthorized_credentials means rejected (an
+// upstream_credentials_rejected error; the state is set), and a Stytch 400
+// (the body lacks profile_id and token) means Stytch accepted them and went
+// on to judge the body (nil; the rejected state is cleared). Anything else
+// (a transport failure, a timeout, another status, an answer that is not
+// Stytch's) tells nothing and changes nothing, and is returned as the error
+// attest would have given for it. The server calls it every few seconds
+// while CredentialsRejected, so a fixed secret (or a fixed Stytch) makes
+// the replica ready again without waiting for a caller.
+//
+// Not the JWKS route: Stytch's SDKs fetch it without credentials, so its
+// answer says nothing about them.
 //
 // It bypasses the circuit breaker and the concurrency limit (it is one call
 // every few seconds, and must work while they refuse calls), is not told to
@@ -45,11 +50,12 @@ func (c *Client) CredentialsRejected() bool { return c.credentialsRejected.Load(
 func (c *Client) CheckCredentials(ctx context.Context) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, errUpstreamTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.jwksURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader("{}"))
 	if err != nil {
 		return apierr.Internal.Wrap(err, "cannot build the credentials check request")
 	}
 	req.Header.Set("Authorization", c.authHeader)
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if c.opts.UserAgent != "" {
 		req.Header.Set("User-Agent", c.opts.UserAgent)
@@ -60,12 +66,10 @@ func (c *Client) CheckCredentials(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	code := resp.StatusCode
-	if code != http.StatusOK && code < 400 {
+	if code < 400 {
+		// An empty body never makes a session; whatever this is, it is
+		// not Stytch judging it.
 		return apierr.UpstreamError(code)
-	}
-	// As for attest, a success must be JSON; an error is judged by its body.
-	if ct := resp.Header.Get("Content-Type"); code == http.StatusOK && ct != "" && !isJSON(ct) {
-		return apierr.UpstreamInvalidResponse.Wrap(fmt.Errorf("Content-Type %q", ct), "Stytch's JWKS answer is not JSON")
 	}
 	raw, err := readCapped(resp.Body, c.opts.MaxResponseBytes, resp.ContentLength)
 	if err != nil {
@@ -74,24 +78,15 @@ func (c *Client) CheckCredentials(ctx context.Context) error {
 		}
 		return transportError(ctx, err)
 	}
-	if code != http.StatusOK {
-		e, _ := decodeError(code, raw)
-		if credentialsRejected(e) {
-			return c.rejected(e)
-		}
-		return e
+	e, fromStytch := decodeError(code, raw)
+	switch {
+	case credentialsRejected(e):
+		return c.rejected(e)
+	case fromStytch && code == http.StatusBadRequest:
+		c.setCredentials(false)
+		return nil
 	}
-	// A 200 proves the credentials only if it is Stytch's JWKS: a captive
-	// portal or a misrouted proxy also answers 200, and believing it would
-	// flip the replica back to ready while attest still fails.
-	var jwks struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(raw, &jwks); err != nil || jwks.Keys == nil {
-		return apierr.UpstreamInvalidResponse.Wrap(err, "Stytch's answer is not a JWKS")
-	}
-	c.setCredentials(false)
-	return nil
+	return e
 }
 
 // credentialsRejected reports whether e is Stytch refusing attestd's own

@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,10 +24,11 @@ const wrongSecret = "secret-test-wrong-d3Jvbmctc2VjcmV0LW5vdC1hLXNlY3JldA"
 
 var wantRejected = want{apierr.TypeUpstreamCredentialsRejected, codes.Unavailable, http.StatusServiceUnavailable}
 
-// credentialsFake is a Stytch that checks Basic auth on both of its routes,
-// attest and JWKS, against a secret the test can change (a rotated secret
-// taking effect), answering a wrong one with Stytch's 401
-// unauthorized_credentials. override, when set, answers every call instead.
+// credentialsFake is a Stytch attest route that checks Basic auth against a
+// secret the test can change (a rotated secret taking effect), answering a
+// wrong one with Stytch's 401 unauthorized_credentials and, as Stytch
+// does, judging the body only after the credentials: `{}` gets a 400.
+// override, when set, answers every call instead.
 type credentialsFake struct {
 	*httptest.Server
 	secret   atomic.Pointer[string]
@@ -34,6 +36,7 @@ type credentialsFake struct {
 	mu       sync.Mutex
 	paths    []string // method and path of every call
 	auths    []string // Authorization of every call
+	bodies   []string // body of every call
 }
 
 func newCredentialsFake(t *testing.T, secret string) *credentialsFake {
@@ -52,6 +55,8 @@ func (f *credentialsFake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.paths = append(f.paths, r.Method+" "+r.URL.Path)
 	f.auths = append(f.auths, r.Header.Get("Authorization"))
+	body, _ := io.ReadAll(r.Body)
+	f.bodies = append(f.bodies, string(body))
 	f.mu.Unlock()
 	if h := f.override.Load(); h != nil {
 		(*h).ServeHTTP(w, r)
@@ -61,14 +66,13 @@ func (f *credentialsFake) serve(w http.ResponseWriter, r *http.Request) {
 		stytchtest.Error(http.StatusUnauthorized, "unauthorized_credentials", "Unauthorized credentials.").ServeHTTP(w, r)
 		return
 	}
-	switch r.Method + " " + r.URL.Path {
-	case "POST " + upstream.AttestPath:
-		stytchtest.Respond(http.StatusOK, stytchtest.Typical()).ServeHTTP(w, r)
-	case "GET " + upstream.JWKSPath + stytchtest.ProjectID:
-		stytchtest.Respond(http.StatusOK, []byte(`{"keys":[{"kty":"RSA","kid":"jwk-test-1","n":"AQAB","e":"AQAB"}],
-		  "request_id":"request-id-test-jwks","status_code":200}`)).ServeHTTP(w, r)
-	default:
+	switch {
+	case r.Method+" "+r.URL.Path != "POST "+upstream.AttestPath:
 		stytchtest.Error(http.StatusNotFound, "route_not_found", "no such route").ServeHTTP(w, r)
+	case string(body) == "{}":
+		stytchtest.Error(http.StatusBadRequest, "bad_request", "profile_id is a required field.").ServeHTTP(w, r)
+	default:
+		stytchtest.Respond(http.StatusOK, stytchtest.Typical()).ServeHTTP(w, r)
 	}
 }
 
@@ -178,26 +182,25 @@ func TestCredentialsRejected(t *testing.T) {
 	}
 }
 
-// TestCheckCredentialsOnTheWire: the check is a GET of the project's JWKS
-// with the project's Basic credentials, under the base URL's prefix, and
-// creates nothing.
+// TestCheckCredentialsOnTheWire: the check is an attest with the empty
+// body `{}` and the project's Basic credentials, under the base URL's
+// prefix: it can create nothing, and Stytch's 400 for it says the
+// credentials passed.
 func TestCheckCredentialsOnTheWire(t *testing.T) {
 	for _, prefix := range []string{"", "/prefix", "/prefix/"} {
 		t.Run("prefix "+prefix, func(t *testing.T) {
 			fake := newCredentialsFake(t, stytchtest.Secret)
-			fake.answer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				stytchtest.Respond(http.StatusOK, []byte(`{"keys":[]}`)).ServeHTTP(w, r)
-			}))
+			fake.answer(stytchtest.Error(http.StatusBadRequest, "bad_request", "profile_id is a required field."))
 			client := newClient(t, fake.URL+prefix)
 			if err := client.CheckCredentials(ctx(t)); err != nil {
 				t.Fatalf("CheckCredentials: %v", err)
 			}
-			want := "GET " + strings.TrimSuffix(prefix, "/") + "/v1/b2b/sessions/jwks/" + stytchtest.ProjectID
+			want := "POST " + strings.TrimSuffix(prefix, "/") + upstream.AttestPath
 			wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(stytchtest.ProjectID+":"+stytchtest.Secret))
 			fake.mu.Lock()
 			defer fake.mu.Unlock()
-			if !slices.Equal(fake.paths, []string{want}) || fake.auths[0] != wantAuth {
-				t.Errorf("calls %v with %v, want [%s] with the project's Basic auth", fake.paths, fake.auths, want)
+			if !slices.Equal(fake.paths, []string{want}) || fake.auths[0] != wantAuth || fake.bodies[0] != "{}" {
+				t.Errorf("calls %v with %v and %q, want [%s] with the project's Basic auth and {}", fake.paths, fake.auths, fake.bodies, want)
 			}
 		})
 	}
@@ -218,14 +221,14 @@ func TestCredentialsUnchangedByOtherAnswers(t *testing.T) {
 		{"Stytch 401 with another error_type", stytchtest.Error(401, "unauthorized_action", "no"), codes.Unauthenticated},
 		{"Stytch 403", stytchtest.Error(403, "organization_suspended", "suspended"), codes.PermissionDenied},
 		{"Stytch 404", stytchtest.Error(404, "project_not_found", "who"), codes.NotFound},
-		{"Stytch 400", stytchtest.Error(400, "invalid_trusted_auth_token", "bad"), codes.InvalidArgument},
+		{"Stytch 422", stytchtest.Error(422, "invalid_trusted_auth_token", "bad"), codes.InvalidArgument},
 		{"HTML 401 from a proxy", typed(401, "text/html", []byte("<html>401</html>")), codes.Unavailable},
 		{"Stytch 500", stytchtest.Error(500, "internal_server_error", "boom"), codes.Internal},
 		{"307", typed(307, "", nil), codes.Unavailable},
-		// A 200 that is not Stytch's answer (a captive portal) proves nothing
-		// about the credentials.
+		// An answer that is not Stytch's (a captive portal, a proxy) proves
+		// nothing about the credentials.
 		{"HTML 200", typed(200, "text/html", []byte("<html>Welcome</html>")), codes.Internal},
-		{"JSON 200 that is neither", stytchtest.Respond(200, []byte(`{"ok":true}`)), codes.Internal},
+		{"HTML 400", typed(400, "text/html", []byte("<html>Bad Request</html>")), codes.Unavailable},
 	}
 	for _, tc := range cases {
 		for _, start := range []bool{false, true} {
