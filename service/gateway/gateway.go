@@ -16,7 +16,6 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -130,6 +129,7 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 		// The gateway itself could not decode the body: name the problem
 		// (e.g. `unknown field "foo"`) without protojson's prefix.
 		e.Body.ErrorMessage = "invalid request body: " + strings.TrimSpace(strings.TrimPrefix(st.Message(), "proto:"))
+		e.Bound() // the message may quote the caller's input at any length
 	}
 	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
 		if ids := md.HeaderMD.Get(middleware.RequestIDHeader); len(ids) > 0 {
@@ -180,7 +180,7 @@ func writeBody(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
 	}
 	if e.RetryAfter > 0 {
 		// Whole seconds, rounded up: RFC 9110 delay-seconds.
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(apierr.RetryAfterSeconds(e.RetryAfter), 10))
 	}
 	w.WriteHeader(int(e.Body.GetStatusCode()))
 	_, _ = w.Write(body)

@@ -35,6 +35,7 @@ func init() {
 		apierr.TypeRequestTooLarge, apierr.TypeRouteNotFound, apierr.TypeMethodNotAllowed, apierr.TypeUpstreamTimeout,
 		apierr.TypeUpstreamUnavailable, apierr.TypeUpstreamInvalidResponse, apierr.TypeUpstreamResponseTooLarge,
 		apierr.TypeUpstreamError, apierr.TypeRequestCanceled, apierr.TypeUpstreamOverloaded, apierr.TypeUpstreamCircuitOpen,
+		apierr.TypeUpstreamCredentialsRejected,
 		"unauthenticated", "permission_denied", "unimplemented", "aborted",
 	} {
 		knownErrorTypes[t] = true
@@ -71,6 +72,7 @@ type UpstreamState interface {
 	InFlight() int
 	Queued() int
 	BreakerState() string
+	CredentialsRejected() bool
 }
 
 // breakerStates are the breaker gauge's values.
@@ -129,7 +131,16 @@ func (m *Metrics) WatchUpstream(up UpstreamState) {
 		}, func() float64 { return float64(up.Queued()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "attestd_upstream_breaker_state", Help: "The circuit breaker on Stytch: 0 closed, 1 half-open, 2 open.",
-		}, func() float64 { return breakerStates[up.BreakerState()] }))
+		}, func() float64 { return breakerStates[up.BreakerState()] }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "attestd_upstream_credentials_rejected",
+			Help: "1 while Stytch rejects attestd's own project credentials (attestd is misconfigured and unready), else 0.",
+		}, func() float64 {
+			if up.CredentialsRejected() {
+				return 1
+			}
+			return 0
+		}))
 }
 
 // Call records one finished call.

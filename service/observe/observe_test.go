@@ -210,11 +210,13 @@ func TestMetricsRecorders(t *testing.T) {
 type fakeUpstream struct {
 	inFlight, queued atomic.Int64
 	breaker          atomic.Value // string
+	rejected         atomic.Bool
 }
 
-func (f *fakeUpstream) InFlight() int        { return int(f.inFlight.Load()) }
-func (f *fakeUpstream) Queued() int          { return int(f.queued.Load()) }
-func (f *fakeUpstream) BreakerState() string { return f.breaker.Load().(string) }
+func (f *fakeUpstream) InFlight() int             { return int(f.inFlight.Load()) }
+func (f *fakeUpstream) Queued() int               { return int(f.queued.Load()) }
+func (f *fakeUpstream) BreakerState() string      { return f.breaker.Load().(string) }
+func (f *fakeUpstream) CredentialsRejected() bool { return f.rejected.Load() }
 
 func TestWatchUpstream(t *testing.T) {
 	m := observe.NewMetrics("test", nil)
@@ -249,6 +251,13 @@ func TestWatchUpstream(t *testing.T) {
 	up.breaker.Store("closed")
 	if v := gauge("attestd_upstream_breaker_state"); v != 0 {
 		t.Errorf("breaker_state %v closed, want 0", v)
+	}
+	if v := gauge("attestd_upstream_credentials_rejected"); v != 0 {
+		t.Errorf("credentials_rejected %v, want 0", v)
+	}
+	up.rejected.Store(true)
+	if v := gauge("attestd_upstream_credentials_rejected"); v != 1 {
+		t.Errorf("credentials_rejected %v with Stytch rejecting them, want 1", v)
 	}
 }
 

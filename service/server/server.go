@@ -53,6 +53,7 @@ type Server struct {
 	tracing  *observe.Tracing
 	admin    *observe.Admin     // nil when ATTESTD_ADMIN_ADDR=off
 	reloader *security.Reloader // nil without TLS
+	creds    *credentialsWatch
 	serveErr chan error
 
 	shutdownOnce sync.Once
@@ -104,6 +105,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			return nil, err
 		}
 	}
+	s.creds = newCredentialsWatch(log, up.projectID)
 	client := upstream.New(upstream.Options{
 		BaseURL:             up.baseURL,
 		ProjectID:           up.projectID,
@@ -121,6 +123,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		SlowCall:            cfg.BreakerSlowCall,
 		Transport:           upstreamTransport(s.tracing),
 		Observe:             s.metrics.UpstreamAttempt,
+		OnCredentials:       s.creds.changed,
 	})
 	s.upstream = client
 	s.metrics.WatchUpstream(client)
@@ -191,6 +194,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	s.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(b2bsessionv1.SessionService_ServiceDesc.ServiceName, grpc_health_v1.HealthCheckResponse_SERVING)
+	s.creds.run(client, s.admin, s.health)
 	log.Info("attestd serving",
 		"grpc_addr", s.grpcLis.Addr().String(),
 		"http_addr", s.httpLis.Addr().String(),
@@ -274,6 +278,7 @@ func (s *Server) Shutdown() error {
 }
 
 func (s *Server) shutdown() error {
+	s.creds.close()
 	if s.admin != nil {
 		s.admin.SetReady(false)
 		defer s.admin.Close()

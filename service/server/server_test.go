@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,7 +251,7 @@ var errorCases = []struct {
 	code      codes.Code
 }{
 	{400, "invalid_trusted_auth_token", codes.InvalidArgument},
-	{401, "unauthorized_credentials", codes.Unauthenticated},
+	{401, "unauthorized_action", codes.Unauthenticated}, // 401 unauthorized_credentials is attestd's own fault: TestWrongProjectSecret
 	{403, "organization_suspended", codes.PermissionDenied},
 	{404, "member_not_found", codes.NotFound},
 	{409, "conflict", codes.Aborted},
@@ -289,15 +291,100 @@ func TestStytchErrorsBothProtocols(t *testing.T) {
 	}
 }
 
-func TestWrongProjectSecretIsUnauthenticated(t *testing.T) {
-	h := start(t, func(c *config.Config) { c.Secret = "secret-test-wrong" })
+// TestWrongProjectSecret: Stytch rejecting attestd's own credentials is
+// attestd's misconfiguration, not the caller's fault: callers get a 503
+// upstream_credentials_rejected (never Stytch's 401, which would blame their
+// own bearer token), it is logged at error and shown in a metric, /readyz
+// and the service's gRPC health report it; once Stytch accepts the
+// credentials again, readiness returns with no caller traffic. The secret
+// appears nowhere.
+func TestWrongProjectSecret(t *testing.T) {
+	h := start(t)
+	// Stytch rejects the secret until it is fixed on Stytch's side (rotated
+	// back, say).
+	var accepted atomic.Bool
+	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case !accepted.Load():
+			stytchtest.Error(401, "unauthorized_credentials", "Unauthorized credentials.").ServeHTTP(w, r)
+		case string(body) == "{}": // the credentials check
+			stytchtest.Error(400, "bad_request", "profile_id is a required field.").ServeHTTP(w, r)
+		default:
+			stytchtest.Respond(200, stytchtest.Typical()).ServeHTTP(w, r)
+		}
+	}))
 	_, err := h.client.Attest(ctx(t), validRequest())
-	st, se, _ := details(t, err)
-	if st.Code() != codes.Unauthenticated || se.GetErrorType() != "unauthorized_credentials" {
-		t.Errorf("got %v %v", st.Code(), se)
+	st, se, info := details(t, err)
+	if st.Code() != codes.Unavailable || se.GetErrorType() != "upstream_credentials_rejected" || se.GetStatusCode() != 503 || info.GetDomain() != "attestd" {
+		t.Errorf("gRPC: %v %v (domain %q)", st.Code(), se, info.GetDomain())
 	}
-	if strings.Contains(h.logs.String(), "secret-test-wrong") || strings.Contains(err.Error(), "secret-test-wrong") {
+	code, _, body := h.post(t, "/v1/b2b/sessions/attest", validJSON)
+	if m := stytchErrorOf(t, code, body); code != 503 || m["error_type"] != "upstream_credentials_rejected" {
+		t.Errorf("REST: %d %s", code, body)
+	}
+	if code, body, _ := adminGet(t, h, "/readyz"); code != 503 || !strings.Contains(string(body), "stytch_credentials") {
+		t.Errorf("/readyz with the secret rejected: %d %s", code, body)
+	}
+	hc := grpc_health_v1.NewHealthClient(h.conn)
+	for svc, want := range map[string]grpc_health_v1.HealthCheckResponse_ServingStatus{
+		"": grpc_health_v1.HealthCheckResponse_SERVING, // liveness: a restart fixes no secret
+		b2bsessionv1.SessionService_ServiceDesc.ServiceName: grpc_health_v1.HealthCheckResponse_NOT_SERVING,
+	} {
+		if resp, err := hc.Check(ctx(t), &grpc_health_v1.HealthCheckRequest{Service: svc}); err != nil || resp.GetStatus() != want {
+			t.Errorf("health %q: %v %v, want %v", svc, resp.GetStatus(), err, want)
+		}
+	}
+	if g := series(t, scrape(t, h), "attestd_upstream_credentials_rejected", nil); g.GetGauge().GetValue() != 1 {
+		t.Errorf("attestd_upstream_credentials_rejected = %v, want 1", g.GetGauge().GetValue())
+	}
+	logged := false
+	for _, l := range h.logs.Lines(t) {
+		if l["level"] == "ERROR" && strings.HasPrefix(fmt.Sprint(l["msg"]), "Stytch rejects attestd's project credentials") {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Error("no ERROR line says Stytch rejects the credentials")
+	}
+
+	accepted.Store(true)
+	deadline := time.Now().Add(15 * time.Second) // three probe intervals
+	for {
+		code, _, _ := adminGet(t, h, "/readyz")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d %v after Stytch accepted the credentials", code, 15*time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if g := series(t, scrape(t, h), "attestd_upstream_credentials_rejected", nil); g.GetGauge().GetValue() != 0 {
+		t.Errorf("attestd_upstream_credentials_rejected = %v after recovery, want 0", g.GetGauge().GetValue())
+	}
+	if _, err := h.client.Attest(ctx(t), validRequest()); err != nil {
+		t.Errorf("Attest after recovery: %v", err)
+	}
+	if strings.Contains(h.logs.String(), stytchtest.Secret) || strings.Contains(err.Error(), stytchtest.Secret) {
 		t.Error("the secret leaked into logs or errors")
+	}
+}
+
+// TestCallersCannotMakeAReplicaUnready: Stytch's other 4xx, whatever a
+// caller sends, never touch readiness.
+func TestCallersCannotMakeAReplicaUnready(t *testing.T) {
+	h := start(t)
+	for _, tc := range errorCases {
+		if tc.status >= 500 {
+			continue
+		}
+		h.stytch.Handle(stytchtest.Error(tc.status, tc.errorType, "no"))
+		_, _ = h.client.Attest(ctx(t), validRequest())
+		_, _, _ = h.post(t, "/v1/b2b/sessions/attest", validJSON)
+		if code, body, _ := adminGet(t, h, "/readyz"); code != 200 {
+			t.Errorf("/readyz after Stytch's %d %s: %d %s", tc.status, tc.errorType, code, body)
+		}
 	}
 }
 
