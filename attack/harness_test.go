@@ -89,7 +89,6 @@ func normalRequest() *b2bsessionv1.AttestRequest {
 
 // target is a running attestd under attack.
 type target struct {
-	t                   *testing.T
 	proc                *stytchtest.Proc
 	serving             map[string]any
 	grpcAddr, httpAddr  string
@@ -125,7 +124,7 @@ func start(t *testing.T, fake *stytchtest.Server, env ...string) *target {
 	all = append(all, env...)
 	p, serving := stytchtest.StartProc(t, ctx, bin, nil, all, "attestd serving")
 	tg := &target{
-		t: t, proc: p, serving: serving,
+		proc: p, serving: serving,
 		grpcAddr:  serving["grpc_addr"].(string),
 		httpAddr:  serving["http_addr"].(string),
 		adminAddr: fmt.Sprint(serving["admin_addr"]),

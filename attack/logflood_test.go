@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,7 +88,7 @@ func logFlood(t *testing.T, tg *target, errorType string, code codes.Code, httpS
 	ctx, cancel := context.WithTimeout(context.Background(), size(90*time.Second, 10*time.Minute))
 	defer cancel()
 
-	var refused, restRefused, admitted, other atomic.Int64
+	var refused, restRefused, restGuard, admitted, other atomic.Int64
 	refusedCall := func(i int, id string) bool {
 		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 		defer ccancel()
@@ -113,6 +114,9 @@ func logFlood(t *testing.T, tg *target, errorType string, code codes.Code, httpS
 		case r.status == httpStatus && e.ErrorType == errorType:
 			refused.Add(1)
 			restRefused.Add(1)
+			if strings.Contains(e.ErrorMessage, "REST calls") {
+				restGuard.Add(1) // the gateway's own in-flight cap, before the chain
+			}
 			return true
 		default:
 			if other.Add(1) <= 3 {
@@ -192,7 +196,8 @@ func logFlood(t *testing.T, tg *target, errorType string, code codes.Code, httpS
 			lines, suppressed, lines+suppressed, refused.Load(), refused.Load()-int64(lines+suppressed))
 	}
 	grpcRefused := refused.Load() - restRefused.Load()
-	t.Logf("attestd_attest_calls_total{error_type=%q}: grpc %v (refused %d), rest %v (refused %d)", errorType, countedGRPC, grpcRefused, countedREST, restRefused.Load())
+	t.Logf("attestd_attest_calls_total{error_type=%q}: grpc %v (refused %d), rest %v (refused %d, of which %d by the gateway's in-flight cap)",
+		errorType, countedGRPC, grpcRefused, countedREST, restRefused.Load(), restGuard.Load())
 	if int64(countedGRPC) != grpcRefused || int64(countedREST) != restRefused.Load() {
 		t.Errorf("attestd_attest_calls_total{error_type=%q} counts grpc %v and rest %v, want every refused call: grpc %d, rest %d",
 			errorType, countedGRPC, countedREST, grpcRefused, restRefused.Load())
