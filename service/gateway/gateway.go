@@ -131,16 +131,22 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 		e.Body.ErrorMessage = "invalid request body: " + strings.TrimSpace(strings.TrimPrefix(st.Message(), "proto:"))
 		e.Bound() // the message may quote the caller's input at any length
 	}
+	chainRan := false // its first interceptor always sets the request ID
 	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
 		if ids := md.HeaderMD.Get(middleware.RequestIDHeader); len(ids) > 0 {
 			// The header carries the call's ID; the body keeps Stytch's
 			// request_id when Stytch answered, as Stytch's own errors do.
 			w.Header().Set(requestIDHeader, ids[0])
 			e.WithRequestID(ids[0])
+			chainRan = true
 		}
 		if ids := md.HeaderMD.Get(middleware.StytchRequestIDHeader); len(ids) > 0 {
 			w.Header().Set(stytchRequestIDHeader, ids[0])
 		}
+	}
+	if !chainRan { // the body could not be decoded: the chain never saw it
+		refuse(w, r, e)
+		return
 	}
 	writeBody(w, r, e)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,30 @@ type Limits struct {
 	// the answer, such as "100 Continue", are bounded by it plus
 	// WriteTimeout.
 	MaxCallTime time.Duration
+	// Refused, when set, is told of every call the gateway answers with an
+	// error before the interceptor chain runs (shed, body too large or
+	// unreadable, undecodable), once the answer is written, so that such
+	// calls are logged and counted as the chain's are. took runs from the
+	// request's arrival at the handler.
+	Refused func(r *http.Request, e *apierr.Error, took time.Duration)
+}
+
+// refusedKey carries a call's refusal hook (with its start) in the request
+// context, to the gateway's error handler.
+type refusedKey struct{}
+
+type refusal struct {
+	hook  func(r *http.Request, e *apierr.Error, took time.Duration)
+	start time.Time
+}
+
+// refuse writes e as the answer of a call the chain never saw and tells the
+// Refused hook.
+func refuse(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
+	writeBody(w, r, e)
+	if rf, ok := r.Context().Value(refusedKey{}).(*refusal); ok {
+		rf.hook(r, e, time.Since(rf.start))
+	}
 }
 
 // Lingering close: after refusing an oversized body, attestd reads and
@@ -49,6 +74,9 @@ func guard(next http.Handler, l Limits) http.Handler {
 		slots = make(chan struct{}, l.MaxInFlight)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.Refused != nil {
+			r = r.WithContext(context.WithValue(r.Context(), refusedKey{}, &refusal{hook: l.Refused, start: time.Now()}))
+		}
 		if l.WriteTimeout > 0 {
 			w = newDeadlineWriter(w, l)
 		}
@@ -64,7 +92,7 @@ func guard(next http.Handler, l Limits) http.Handler {
 			default:
 				e := apierr.UpstreamOverloaded.New(fmt.Sprintf("attestd is serving its limit of %d REST calls", l.MaxInFlight))
 				e.RetryAfter = time.Second
-				writeBody(w, r, e)
+				refuse(w, r, e)
 				return
 			}
 		}
@@ -90,7 +118,7 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64) bool {
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 	switch {
 	case err != nil:
-		writeBody(w, r, apierr.BadRequest.New("request body could not be read"))
+		refuse(w, r, apierr.BadRequest.New("request body could not be read"))
 		return false
 	case int64(buf.Len()) > maxBody:
 		refuseTooLarge(w, r, maxBody)
@@ -109,7 +137,7 @@ func refuseTooLarge(w http.ResponseWriter, r *http.Request, maxBody int64) {
 	// HTTP/2 streams have it already and the error is ignored.
 	_ = rc.EnableFullDuplex()
 	w.Header().Set("Connection", "close")
-	writeBody(w, r, apierr.RequestTooLarge.New(fmt.Sprintf("request body exceeds %d bytes", maxBody)))
+	refuse(w, r, apierr.RequestTooLarge.New(fmt.Sprintf("request body exceeds %d bytes", maxBody)))
 	if r.ProtoMajor != 1 || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
 		return
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	GRPCMetrics *grpcprom.ServerMetrics
 	// Audit receives one event per attest; nil writes none.
 	Audit *slog.Logger
+	// CallLog writes the call lines; nil means one of the chain's own. Set
+	// it to share the failure lines' budget with the gateway.
+	CallLog *CallLog
 }
 
 // Default is attestd's chain, outermost first:
@@ -77,11 +80,15 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 	if rec == nil {
 		rec = noRecorder{}
 	}
+	callLog := o.CallLog
+	if callLog == nil {
+		callLog = NewCallLog(log)
+	}
 	return Chain{
 		{Name: "request_id", Unary: requestID},
 		grpcMetrics,
 		{Name: "metrics", Unary: metrics(rec)},
-		{Name: "logging", Unary: logging(log)},
+		{Name: "logging", Unary: logging(callLog)},
 		{Name: "audit", Unary: audit(o.Audit)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "decode", Unary: codec.UnaryServerInterceptor, Stream: codec.StreamServerInterceptor},
@@ -141,8 +148,8 @@ type upstreamRequestID interface{ GetRequestId() string }
 // line identifies only by its fingerprint.
 type tokenBearer interface{ GetToken() string }
 
-func logging(log *slog.Logger) grpc.UnaryServerInterceptor {
-	lines := newLineLimiter(nil)
+func logging(cl *CallLog) grpc.UnaryServerInterceptor {
+	log, lines := cl.log, cl.lines
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)

@@ -1,9 +1,58 @@
 package middleware
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/attestd/attestd/service/apierr"
 )
+
+// CallLog writes the "call" lines, failure lines rate-limited per error
+// type (see lineBurst). The chain's logging interceptor writes through it,
+// and so does the REST gateway for the calls it answers before the chain
+// (shed, too large, undecodable): one budget and one suppressed count per
+// error type, whoever refused the call.
+type CallLog struct {
+	log   *slog.Logger
+	lines *lineLimiter
+}
+
+// NewCallLog returns a CallLog writing to log.
+func NewCallLog(log *slog.Logger) *CallLog {
+	return &CallLog{log: log, lines: newLineLimiter(nil)}
+}
+
+// Refused writes the line of a call refused before the interceptor chain
+// ran, so before its caller was known: anonymous, by its address.
+func (l *CallLog) Refused(ctx context.Context, method, peer, requestID string, e *apierr.Error, took time.Duration) {
+	level := levelFor(e.Code)
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	ok, suppressed := l.lines.allow(e.Body.GetErrorType())
+	if !ok {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("request_id", requestID),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		slog.String("caller", ""),
+		slog.String("caller_via", "anonymous"),
+		slog.String("peer", peer),
+		slog.String("code", e.Code.String()),
+		slog.String("error_type", e.Body.GetErrorType()),
+		slog.Int("status_code", int(e.Body.GetStatusCode())),
+		slog.String("error_domain", e.Domain),
+		slog.String("stytch_request_id", ""),
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int64("suppressed", suppressed))
+	}
+	l.log.LogAttrs(ctx, level, "call", attrs...)
+}
 
 // Repeated failure lines are rate-limited per error type: a flood of calls
 // refused the same way (load shedding, rate limits, an open circuit) would

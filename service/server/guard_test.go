@@ -257,4 +257,20 @@ func TestRESTInFlightCap(t *testing.T) {
 	if c := <-first; c != http.StatusOK {
 		t.Errorf("first call: HTTP %d", c)
 	}
+	// Refused before the chain, it is logged and counted as the chain's
+	// refusals are.
+	logged := false
+	for _, l := range h.logs.Lines(t) {
+		if l["msg"] == "call" && l["error_type"] == "upstream_overloaded" && l["method"] == "/stytch.b2b.session.v1.SessionService/Attest" &&
+			l["request_id"] == hdr.Get("X-Request-Id") && l["peer"] == "127.0.0.1" {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Errorf("no call line for the shed call:\n%s", h.logs.String())
+	}
+	c := series(t, scrape(t, h), "attestd_attest_calls_total", map[string]string{"protocol": "rest", "error_type": "upstream_overloaded"})
+	if c.GetCounter().GetValue() != 1 {
+		t.Errorf("attestd_attest_calls_total{rest,upstream_overloaded} = %v, want 1", c.GetCounter().GetValue())
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/attest"
 	"github.com/attestd/attestd/service/codec"
 	"github.com/attestd/attestd/service/config"
@@ -85,6 +86,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	s.reloader = pol.reloader
 	pol.chain.Metrics, pol.chain.GRPCMetrics = s.metrics, s.metrics.GRPC
 	pol.chain.Audit = log.With("log_type", "audit")
+	callLog := middleware.NewCallLog(log)
+	pol.chain.CallLog = callLog
 	chain := middleware.Default(log, validator, pol.chain)
 	chainOpts, err := chain.ServerOptions()
 	if err != nil {
@@ -160,6 +163,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		MaxInFlight:  int(cfg.UpstreamMaxConcurrent + cfg.UpstreamMaxQueue),
 		WriteTimeout: cfg.WriteTimeout,
 		MaxCallTime:  cfg.MaxCallDeadline,
+		Refused:      restRefused(callLog, s.metrics),
 	})
 	if err != nil {
 		s.closeListeners()
@@ -340,4 +344,19 @@ func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
 	_ = stopEmulator(context.Background(), s.emulator)
+}
+
+// restRefused logs and counts the REST calls the gateway answers before the
+// interceptor chain (shed, too large, undecodable) as the chain would have:
+// the same call line, under the same rate limit, and the same counter.
+func restRefused(callLog *middleware.CallLog, m *observe.Metrics) func(*http.Request, *apierr.Error, time.Duration) {
+	return func(r *http.Request, e *apierr.Error, took time.Duration) {
+		method := r.Method + " " + r.URL.Path
+		if r.URL.Path == upstream.AttestPath {
+			method = b2bsessionv1.SessionService_Attest_FullMethodName
+			m.Call("rest", e.Code.String(), e.Body.GetErrorType(), took)
+		}
+		peer, _, _ := net.SplitHostPort(r.RemoteAddr)
+		callLog.Refused(r.Context(), method, peer, e.Body.GetRequestId(), e, took)
+	}
 }
