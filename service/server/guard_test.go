@@ -181,13 +181,7 @@ func waitQuiet(t *testing.T, count func() int64) {
 // new call even while a REST call is still being served.
 func TestShutdownStopsGRPCWhileRESTDrains(t *testing.T) {
 	h := start(t)
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		stytchtest.Respond(200, stytchtest.Typical()).ServeHTTP(w, r)
-	}))
+	entered, release := h.holdStytch()
 	restDone := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, h.rest+"/v1/b2b/sessions/attest", strings.NewReader(validJSON))
@@ -229,13 +223,7 @@ func TestShutdownStopsGRPCWhileRESTDrains(t *testing.T) {
 // are shed before they are decoded.
 func TestRESTInFlightCap(t *testing.T) {
 	h := start(t, func(c *config.Config) { c.UpstreamMaxConcurrent, c.UpstreamMaxQueue = 1, 0 })
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		stytchtest.Respond(200, stytchtest.Typical()).ServeHTTP(w, r)
-	}))
+	entered, release := h.holdStytch()
 	first := make(chan int, 1)
 	go func() {
 		resp, err := http.Post(h.rest+"/v1/b2b/sessions/attest", "application/json", strings.NewReader(validJSON))

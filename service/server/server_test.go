@@ -93,6 +93,18 @@ func startServer(t testing.TB, w io.Writer, opts []server.Option, mutate ...func
 	return h
 }
 
+// holdStytch makes Stytch hold the next call: entered is closed when it
+// arrives, and it is answered (typical success) once release is closed.
+func (h *harness) holdStytch() (entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		stytchtest.Respond(200, stytchtest.Typical()).ServeHTTP(w, r)
+	}))
+	return entered, release
+}
+
 func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -674,13 +686,7 @@ func TestDriftIsCountedOncePerPath(t *testing.T) {
 
 func TestGracefulShutdownFinishesInFlightCalls(t *testing.T) {
 	h := start(t)
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		stytchtest.Respond(200, stytchtest.Typical()).ServeHTTP(w, r)
-	}))
+	entered, release := h.holdStytch()
 	result := make(chan error, 1)
 	go func() {
 		_, err := h.client.Attest(ctx(t), validRequest())

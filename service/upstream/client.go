@@ -472,15 +472,9 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) (r result) {
 	// connection, the point from which bytes may be on the wire.
 	var connected atomic.Bool
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, bytes.NewReader(body))
+	req, err := c.newRequest(httptrace.WithClientTrace(ctx, trace), bytes.NewReader(body))
 	if err != nil {
-		return result{err: apierr.Internal.Wrap(err, "cannot build the upstream request"), outcome: breaker.Ignore}
-	}
-	req.Header.Set("Authorization", c.authHeader)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.opts.UserAgent != "" {
-		req.Header.Set("User-Agent", c.opts.UserAgent)
+		return result{err: err, outcome: breaker.Ignore}
 	}
 
 	resp, err := c.http.Do(req)
@@ -522,6 +516,22 @@ func (c *Client) invalidOutcome() breaker.Outcome {
 		return breaker.Failure
 	}
 	return breaker.Ignore
+}
+
+// newRequest is an attest request to Stytch with body: the project's Basic
+// credentials, JSON both ways.
+func (c *Client) newRequest(ctx context.Context, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, body)
+	if err != nil {
+		return nil, apierr.Internal.Wrap(err, "cannot build the upstream request")
+	}
+	req.Header.Set("Authorization", c.authHeader)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if c.opts.UserAgent != "" {
+		req.Header.Set("User-Agent", c.opts.UserAgent)
+	}
+	return req, nil
 }
 
 // errorType is the error_type of an attempt's error ("" for success).

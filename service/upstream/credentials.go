@@ -50,15 +50,9 @@ func (c *Client) CredentialsRejected() bool { return c.credentialsRejected.Load(
 func (c *Client) CheckCredentials(ctx context.Context) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, errUpstreamTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader("{}"))
+	req, err := c.newRequest(ctx, strings.NewReader("{}"))
 	if err != nil {
-		return apierr.Internal.Wrap(err, "cannot build the credentials check request")
-	}
-	req.Header.Set("Authorization", c.authHeader)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.opts.UserAgent != "" {
-		req.Header.Set("User-Agent", c.opts.UserAgent)
+		return err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
