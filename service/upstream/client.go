@@ -609,7 +609,9 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, sent time.Time)
 		case code == http.StatusTooManyRequests:
 			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now()); ok {
 				e.RetryAfter = d
-				r.retry, r.wait = true, d
+				// Waited out here only when short: the wait holds an
+				// upstream slot, and a longer one is the caller's to make.
+				r.retry, r.wait = d <= maxRetryAfterWait, d
 			}
 		}
 		return r

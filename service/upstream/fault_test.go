@@ -353,6 +353,11 @@ func TestRetryAfter429(t *testing.T) {
 			timeout: 2 * time.Second, requests: 1, retryAfter: time.Hour},
 		{name: "huge Retry-After with a long timeout", answers: []http.Handler{tooMany("99999999999999999999"), ok},
 			timeout: 24 * time.Hour, requests: 1, retryAfter: time.Hour},
+		// A wait that would fit the deadline but is longer than attestd
+		// waits out itself (maxRetryAfterWait, 2 s): it holds a slot, so
+		// the caller gets the hint instead.
+		{name: "Retry-After longer than attestd waits is passed through", answers: []http.Handler{tooMany("3"), ok},
+			timeout: 30 * time.Second, requests: 1, retryAfter: 3 * time.Second},
 		// 1 s fits a 1 s deadline only without the 100 ms margin.
 		{name: "Retry-After within the margin of the deadline", answers: []http.Handler{tooMany("1"), ok},
 			timeout: time.Second, requests: 1, retryAfter: time.Second},

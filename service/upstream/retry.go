@@ -23,6 +23,10 @@ const (
 	// deadline once its wait is over: a retry that can only time out costs
 	// a connection and tells the caller nothing new.
 	retryMargin = 100 * time.Millisecond
+	// maxRetryAfterWait is the longest Stytch's 429 Retry-After attestd
+	// waits out itself, holding the call's upstream slot; a longer delay
+	// goes back to the caller as its RetryInfo / Retry-After.
+	maxRetryAfterWait = 2 * time.Second
 )
 
 // backoff is the wait before attempt n+1 after attempt n (n from 1) failed
