@@ -27,7 +27,11 @@ func (e *Emulator) Listen(addr string) (*Listener, error) {
 			Handler:           e,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			// Its answers take no upstream call long enough to matter: one
+			// bound covers handling and writing, so a caller that never
+			// reads cannot hold a connection.
+			WriteTimeout: 30 * time.Second,
+			IdleTimeout:  2 * time.Minute,
 		},
 		lis:  lis,
 		done: make(chan error, 1),
