@@ -1,9 +1,20 @@
 package middleware
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
+	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
+	"github.com/attestd/attestd/service/apierr"
 )
 
 // TestLineLimiter: a burst of lines per error type, then one a second; the
@@ -39,5 +50,33 @@ func TestLineLimiter(t *testing.T) {
 	}
 	if n := len(l.buckets); n > maxLineKeys+1 {
 		t.Errorf("%d buckets, want at most %d", n, maxLineKeys+1)
+	}
+}
+
+// TestAuditRateLimitsOnlyAttestdFailures: a flood of attestd's own
+// refusals writes a burst of audit events, then one carrying the suppressed
+// count; successes and Stytch's verdicts are all recorded.
+func TestAuditRateLimitsOnlyAttestdFailures(t *testing.T) {
+	var buf bytes.Buffer
+	ic := audit(slog.New(slog.NewJSONHandler(&buf, nil)))
+	info := &grpc.UnaryServerInfo{FullMethod: "/stytch.b2b.session.v1.SessionService/Attest"}
+	req := &b2bsessionv1.AttestRequest{ProfileId: "p", Token: "t"}
+	run := func(err error) {
+		_, _ = ic(context.Background(), req, info, func(context.Context, any) (any, error) { return nil, err })
+	}
+	for range 100 {
+		run(apierr.TooManyRequests.New("slow down"))
+		run(apierr.FromStytch(404, &errorv1.StytchError{ErrorType: "member_not_found"}))
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		counts[m["error_type"].(string)]++
+	}
+	if counts["too_many_requests"] != lineBurst || counts["member_not_found"] != 100 {
+		t.Errorf("audit events %v, want %d too_many_requests and all 100 member_not_found", counts, lineBurst)
 	}
 }

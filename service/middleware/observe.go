@@ -74,7 +74,14 @@ func protocolOf(ctx context.Context) string {
 
 // audit writes one event per attest: who, what, the outcome, how long,
 // which token (by fingerprint only).
+// audit writes one event per attest. Every success and every outcome
+// Stytch decided is recorded; failures of attestd's own (its refusals — rate
+// limits, load shedding, an open circuit, a malformed request — and Stytch
+// unreachable or misbehaving) are rate-limited per error type as the call
+// lines are, with a suppressed count, so that a flood of them cannot flood
+// the audit trail.
 func audit(log *slog.Logger) grpc.UnaryServerInterceptor {
+	local := newLineLimiter(nil)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		in, ok := req.(*b2bsessionv1.AttestRequest)
 		if log == nil || !ok {
@@ -92,11 +99,19 @@ func audit(log *slog.Logger) grpc.UnaryServerInterceptor {
 			org = o
 		}
 		outcome, code, errorType := "success", codes.OK, ""
+		var suppressed int64
 		if err != nil {
 			e := apierr.From(err)
 			outcome, code, errorType = "failure", e.Code, e.Body.GetErrorType()
+			if e.Domain == apierr.DomainAttestd {
+				ok, n := local.allow(errorType)
+				if !ok {
+					return resp, err
+				}
+				suppressed = n
+			}
 		}
-		log.LogAttrs(ctx, slog.LevelInfo, "audit",
+		attrs := []slog.Attr{
 			slog.String("event", "attest"),
 			slog.String("outcome", outcome),
 			slog.String("code", code.String()),
@@ -112,7 +127,12 @@ func audit(log *slog.Logger) grpc.UnaryServerInterceptor {
 			slog.String("token_fp", tokenFingerprint(ctx, in.GetToken())),
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("request_id", RequestID(ctx)),
-			slog.String("stytch_request_id", stytchRequestID(resp, err)))
+			slog.String("stytch_request_id", stytchRequestID(resp, err)),
+		}
+		if suppressed > 0 {
+			attrs = append(attrs, slog.Int64("suppressed", suppressed))
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 		return resp, err
 	}
 }
