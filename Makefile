@@ -63,7 +63,7 @@ fuzz: ## run each fuzzer briefly (FUZZTIME=10s)
 	  done; \
 	done
 
-perf: ## the harness: upstream alone, nginx, attestd REST and gRPC, one table (PERF_ARGS="-d 10s -c 1,16,64")
+perf: ## the harness: upstream alone, nginx, the Go floor, ReverseProxy, attestd REST and gRPC; medians of 3 runs (PERF_ARGS="-d 10s -c 1,16,64 -runs 3")
 	@bash perf/deps
 	go run ./perf $(PERF_ARGS)
 

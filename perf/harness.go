@@ -10,10 +10,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -27,7 +31,10 @@ type target struct {
 	proxy bool // measured for CPU and RSS
 }
 
-// row is one measurement.
+// targetNames are the targets, in the order they are measured and printed.
+var targetNames = []string{"upstream", "nginx", "floor", "revproxy", "rest", "grpc"}
+
+// row is one measurement, or the median of several.
 type row struct {
 	target     string
 	conc       int
@@ -39,21 +46,26 @@ type row struct {
 	errors     int64
 }
 
-func runHarness(args []string) error {
+// errInterrupted is the harness's error after Ctrl-C (or SIGTERM).
+var errInterrupted = errors.New("interrupted")
+
+func runHarness(args []string) (err error) {
 	fs := flag.NewFlagSet("perf", flag.ContinueOnError)
 	dur := fs.Duration("d", 10*time.Second, "measured duration per run")
-	warm := fs.Duration("warmup", 2*time.Second, "warm-up per run (not measured)")
+	warm := fs.Duration("warmup", 2*time.Second, "warm-up before every run (not measured; 0: none)")
 	concs := fs.String("c", "1,16,64", "concurrency levels")
-	logLevel := fs.String("log-level", "warn", "attestd's ATTESTD_LOG_LEVEL (info logs two lines per call)")
-	gogc := fs.String("gogc", "", "GOGC for attestd (empty: attestd's default)")
-	only := fs.String("only", "", "comma-separated targets to run (upstream,nginx,rest,grpc); empty: all")
+	runs := fs.Int("runs", 3, "runs per target and concurrency; the table shows the median of each figure")
+	logLevel := fs.String("log-level", "info", "attestd's ATTESTD_LOG_LEVEL (info, production's, logs two lines per call)")
+	gogc := fs.String("gogc", "", "GOGC for every Go target: attestd, floor, revproxy (empty: Go's default)")
+	only := fs.String("only", "", "comma-separated targets to run ("+strings.Join(targetNames, ",")+"); empty: all")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, tool := range []string{"wrk", "nginx", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is missing: run `bash perf/deps` (apt-get install wrk nginx-light)", tool)
-		}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *runs < 1 {
+		return fmt.Errorf("-runs %d: want at least 1", *runs)
 	}
 	var levels []int
 	for _, s := range strings.Split(*concs, ",") {
@@ -63,77 +75,168 @@ func runHarness(args []string) error {
 		}
 		levels = append(levels, n)
 	}
+	want := map[string]bool{}
+	for _, n := range targetNames {
+		want[n] = *only == ""
+	}
+	if *only != "" {
+		for _, n := range strings.Split(*only, ",") {
+			n = strings.TrimSpace(n)
+			if _, ok := want[n]; !ok {
+				return fmt.Errorf("-only: unknown target %q (want %s)", n, strings.Join(targetNames, ","))
+			}
+			want[n] = true
+		}
+	}
+	tools := []string{"wrk"}
+	if want["nginx"] {
+		tools = append(tools, "nginx")
+	}
+	if want["rest"] || want["grpc"] {
+		tools = append(tools, "go")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is missing: run `bash perf/deps` (apt-get install wrk nginx-light)", tool)
+		}
+	}
+
+	// Ctrl-C (or SIGTERM) ends the run; every process started is stopped
+	// on the way out, whatever the way out.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
 	dir, err := os.MkdirTemp("", "attestd-perf")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// The Go targets' logs go through pipes, as to a log collector; the
+	// harness keeps their tails, shown if the run fails.
+	var logs []*tail
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			for _, l := range logs {
+				if s := l.String(); s != "" {
+					fmt.Fprintf(os.Stderr, "perf: %s's last log lines:\n%s\n", l.name, s)
+				}
+			}
+		}
+	}()
+	logTo := func(name string) *tail {
+		l := &tail{name: name, max: 16 << 10}
+		logs = append(logs, l)
+		return l
+	}
+	var procs children
+	defer func() {
+		if serr := procs.stopAll(5 * time.Second); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}()
+	defer func() { // runs before the children are stopped, whose errors add to it
+		if ctx.Err() != nil && err != nil {
+			err = errInterrupted
+		}
+	}()
 
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	attestd := filepath.Join(dir, "attestd")
-	if out, err := exec.Command("go", "build", "-o", attestd, "./cmd/attestd").CombinedOutput(); err != nil {
-		return fmt.Errorf("build attestd: %v\n%s", err, out)
+	goEnv := cleanEnv()
+	if *gogc != "" {
+		goEnv = append(goEnv, "GOGC="+*gogc)
 	}
+	path := "/v1/b2b/sessions/attest"
 
 	// The upstream: Stytch's typical answer, fixed.
-	up := exec.CommandContext(ctx, self, "upstream")
-	upOut, _ := up.StdoutPipe()
-	if err := up.Start(); err != nil {
+	up, upAddr, err := startListening(ctx, &procs, "upstream", exec.Command(self, "upstream"))
+	if err != nil {
 		return err
 	}
-	defer up.Process.Kill()
-	line, err := bufio.NewReader(upOut).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("upstream: %v", err)
-	}
-	upAddr := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	targets := []target{{name: "upstream", url: "http://" + upAddr + path, pids: func() []int { return []int{up.pid()} }}}
 
-	// nginx as a byte-forwarding reverse proxy, with upstream keep-alive.
-	nginxAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(nginxConf(dir, nginxAddr, upAddr)), 0o644); err != nil {
-		return err
-	}
-	ngx := exec.CommandContext(ctx, "nginx", "-c", conf, "-p", dir, "-e", filepath.Join(dir, "error.log"))
-	if err := ngx.Start(); err != nil {
-		return err
-	}
-	defer ngx.Process.Kill()
-
-	// attestd in front of the same upstream.
-	grpcAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	httpAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	at := exec.CommandContext(ctx, attestd)
-	at.Env = append(os.Environ(),
-		"STYTCH_PROJECT_ID=project-test-perf", "STYTCH_SECRET=secret-test-perf", "STYTCH_BASE_URL=http://"+upAddr,
-		"ATTESTD_GRPC_ADDR="+grpcAddr, "ATTESTD_HTTP_ADDR="+httpAddr, "ATTESTD_ADMIN_ADDR=off",
-		"ATTESTD_LOG_LEVEL="+*logLevel, "ATTESTD_UPSTREAM_MAX_CONCURRENT=1024")
-	if *gogc != "" {
-		at.Env = append(at.Env, "GOGC="+*gogc)
-	}
-	at.Stderr = os.Stderr
-	if err := at.Start(); err != nil {
-		return err
-	}
-	defer at.Process.Kill()
-	for _, a := range []string{nginxAddr, grpcAddr, httpAddr} {
-		if err := waitListening(a); err != nil {
+	if want["nginx"] {
+		// nginx as a byte-forwarding reverse proxy, with upstream keep-alive:
+		// in the foreground (daemon off), a master and its workers.
+		nginxAddr, err := freeAddr()
+		if err != nil {
 			return err
 		}
+		conf := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(conf, []byte(nginxConf(dir, nginxAddr, upAddr)), 0o644); err != nil {
+			return err
+		}
+		ngx, err := procs.start("nginx", exec.Command("nginx", "-c", conf, "-p", dir, "-e", filepath.Join(dir, "error.log")))
+		if err != nil {
+			return err
+		}
+		if err := waitListening(ctx, nginxAddr, ngx); err != nil {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			return fmt.Errorf("nginx: %w\n%s", err, b)
+		}
+		targets = append(targets, target{name: "nginx", url: "http://" + nginxAddr + path,
+			pids: func() []int { return withChildren(ngx.pid()) }, proxy: true})
+	}
+	for _, name := range []string{"floor", "revproxy"} {
+		if !want[name] {
+			continue
+		}
+		upURL := "http://" + upAddr
+		if name == "floor" {
+			upURL += path // the floor POSTs to one URL, as attestd does
+		}
+		cmd := exec.Command(self, name, "-upstream", upURL)
+		cmd.Env = goEnv
+		cmd.Stderr = logTo(name) // ReverseProxy logs the calls wrk cuts at the end of a run
+		p, addr, err := startListening(ctx, &procs, name, cmd)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: name, url: "http://" + addr + path,
+			pids: func() []int { return []int{p.pid()} }, proxy: true})
+	}
+
+	if want["rest"] || want["grpc"] {
+		// attestd in front of the same upstream.
+		attestd := filepath.Join(dir, "attestd")
+		if out, err := command(ctx, "go", "build", "-o", attestd, "./cmd/attestd").CombinedOutput(); err != nil {
+			return fmt.Errorf("build attestd: %v\n%s", err, out)
+		}
+		grpcAddr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		httpAddr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(attestd)
+		cmd.Env = append(slices.Clone(goEnv),
+			"STYTCH_PROJECT_ID=project-test-perf", "STYTCH_SECRET=secret-test-perf", "STYTCH_BASE_URL=http://"+upAddr,
+			"ATTESTD_GRPC_ADDR="+grpcAddr, "ATTESTD_HTTP_ADDR="+httpAddr, "ATTESTD_ADMIN_ADDR=off",
+			"ATTESTD_LOG_LEVEL="+*logLevel, "ATTESTD_UPSTREAM_MAX_CONCURRENT=1024")
+		cmd.Stderr = logTo("attestd")
+		at, err := procs.start("attestd", cmd)
+		if err != nil {
+			return err
+		}
+		for _, a := range []string{grpcAddr, httpAddr} {
+			if err := waitListening(ctx, a, at); err != nil {
+				return fmt.Errorf("attestd: %w", err)
+			}
+		}
+		if want["rest"] {
+			targets = append(targets, target{name: "rest", url: "http://" + httpAddr + path,
+				pids: func() []int { return []int{at.pid()} }, proxy: true})
+		}
+		if want["grpc"] {
+			targets = append(targets, target{name: "grpc", grpc: grpcAddr,
+				pids: func() []int { return []int{at.pid()} }, proxy: true})
+		}
+	}
+	if !want["upstream"] {
+		targets = targets[1:]
 	}
 
 	bodyLua := filepath.Join(dir, "post.lua")
@@ -143,50 +246,162 @@ wrk.headers["Content-Type"] = "application/json"
 `), 0o644); err != nil {
 		return err
 	}
-	path := "/v1/b2b/sessions/attest"
-	targets := []target{
-		{name: "upstream", url: "http://" + upAddr + path, pids: func() []int { return []int{up.Process.Pid} }},
-		{name: "nginx", url: "http://" + nginxAddr + path, pids: func() []int { return withChildren(ngx.Process.Pid) }, proxy: true},
-		{name: "rest", url: "http://" + httpAddr + path, pids: func() []int { return []int{at.Process.Pid} }, proxy: true},
-		{name: "grpc", grpc: grpcAddr, pids: func() []int { return []int{at.Process.Pid} }, proxy: true},
+	gogcNote := "Go's default"
+	if *gogc != "" {
+		gogcNote = *gogc
 	}
-	if *only != "" {
-		var keep []target
-		for _, t := range targets {
-			if strings.Contains(","+*only+",", ","+t.name+",") {
-				keep = append(keep, t)
-			}
-		}
-		targets = keep
-	}
-	fmt.Fprintf(os.Stderr, "perf: %d targets × concurrency %v, %v each after %v warm-up; attestd log level %s, GOGC %q\n",
-		len(targets), levels, *dur, *warm, *logLevel, *gogc)
+	fmt.Fprintf(os.Stderr, "perf: %d targets × concurrency %v × %d runs, %v each after %v warm-up; attestd log level %s, GOGC %s\n",
+		len(targets), levels, *runs, *dur, *warm, *logLevel, gogcNote)
 	var rows []row
 	for _, c := range levels {
-		for _, t := range targets {
-			if _, err := measure(self, t, c, *warm, bodyLua); err != nil { // warm-up
-				return fmt.Errorf("%s c=%d warm-up: %w", t.name, c, err)
+		samples := make([][]row, len(targets))
+		// Runs interleave (every target once, then again), so drift on a
+		// shared machine spreads over all targets rather than one.
+		for run := 1; run <= *runs; run++ {
+			for i, t := range targets {
+				if *warm > 0 {
+					if _, err := measure(ctx, self, t, c, *warm, bodyLua); err != nil {
+						return fmt.Errorf("%s c=%d warm-up: %w", t.name, c, err)
+					}
+				}
+				r, err := measure(ctx, self, t, c, *dur, bodyLua)
+				if err != nil {
+					return fmt.Errorf("%s c=%d: %w", t.name, c, err)
+				}
+				samples[i] = append(samples[i], r)
+				cpu := ""
+				if r.cpuPer1k >= 0 {
+					cpu = fmt.Sprintf(", %.3f CPU s/1k", r.cpuPer1k)
+				}
+				fmt.Fprintf(os.Stderr, "perf: %-8s c=%-3d run %d/%d: %8.0f req/s%s\n", t.name, c, run, *runs, r.rps, cpu)
 			}
-			r, err := measure(self, t, c, *dur, bodyLua)
-			if err != nil {
-				return fmt.Errorf("%s c=%d: %w", t.name, c, err)
-			}
-			rows = append(rows, r)
-			fmt.Fprintf(os.Stderr, "perf: %-8s c=%-3d %8.0f req/s\n", t.name, c, r.rps)
+		}
+		for _, s := range samples {
+			rows = append(rows, median(s))
 		}
 	}
 	printTable(rows)
+	checkFloor(rows)
 	return nil
+}
+
+// startListening starts a subcommand of the harness that prints
+// "listening <addr>" once it listens, and returns that address.
+func startListening(ctx context.Context, procs *children, name string, cmd *exec.Cmd) (*child, string, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, "", err
+	}
+	defer r.Close()
+	cmd.Stdout = w
+	c, err := procs.start(name, cmd)
+	w.Close()
+	if err != nil {
+		return nil, "", err
+	}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(r).ReadString('\n')
+		line <- s
+	}()
+	select {
+	case s := <-line:
+		addr, ok := strings.CutPrefix(strings.TrimSpace(s), "listening ")
+		if !ok {
+			return nil, "", fmt.Errorf("%s did not start (it printed %q)", name, s)
+		}
+		return c, addr, nil
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	case <-time.After(30 * time.Second):
+		return nil, "", fmt.Errorf("%s did not start within 30s", name)
+	}
+}
+
+// tail is an io.Writer keeping the last max bytes written.
+type tail struct {
+	name string
+	max  int
+	mu   sync.Mutex
+	b    []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 2*t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.b
+	if len(b) > t.max {
+		b = b[len(b)-t.max:]
+	}
+	return string(b)
+}
+
+// median is the median of each figure of rows (one target, one
+// concurrency), each figure on its own; errors are summed over the runs.
+func median(rows []row) row {
+	m := rows[0]
+	mid := func(v []float64) float64 {
+		slices.Sort(v)
+		if n := len(v); n%2 == 1 {
+			return v[n/2]
+		} else {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+	}
+	figure := func(get func(r row) float64) float64 {
+		v := make([]float64, len(rows))
+		for i, r := range rows {
+			v[i] = get(r)
+		}
+		return mid(v)
+	}
+	m.rps = figure(func(r row) float64 { return r.rps })
+	m.p50 = time.Duration(figure(func(r row) float64 { return float64(r.p50) }))
+	m.p99 = time.Duration(figure(func(r row) float64 { return float64(r.p99) }))
+	m.cpuPer1k = figure(func(r row) float64 { return r.cpuPer1k })
+	m.peakRSSKiB = int64(figure(func(r row) float64 { return float64(r.peakRSSKiB) }))
+	m.requests = int64(figure(func(r row) float64 { return float64(r.requests) }))
+	m.errors = 0
+	for _, r := range rows {
+		m.errors += r.errors
+	}
+	return m
+}
+
+// checkFloor warns when the floor used more CPU per call than ReverseProxy:
+// then it is no floor, and the ×floor column misleads.
+func checkFloor(rows []row) {
+	for _, f := range rows {
+		if f.target != "floor" || f.cpuPer1k < 0 {
+			continue
+		}
+		for _, r := range rows {
+			if r.target == "revproxy" && r.conc == f.conc && r.cpuPer1k >= 0 && f.cpuPer1k > r.cpuPer1k {
+				fmt.Fprintf(os.Stderr, "perf: WARNING: c=%d: the floor used more CPU per 1k requests (%.3f s) than ReverseProxy (%.3f s)\n",
+					f.conc, f.cpuPer1k, r.cpuPer1k)
+			}
+		}
+	}
 }
 
 // measure runs one load against t and reads the CPU and RSS of its
 // processes around it.
-func measure(self string, t target, c int, d time.Duration, lua string) (row, error) {
+func measure(ctx context.Context, self string, t target, c int, d time.Duration, lua string) (row, error) {
 	pids := t.pids()
 	cpu0 := cpuTicks(pids)
 	r := row{target: t.name, conc: c, cpuPer1k: -1}
 	if t.grpc != "" {
-		out, err := exec.Command(self, "grpc-load", "-addr", t.grpc, "-c", strconv.Itoa(c), "-d", d.String()).Output()
+		out, err := command(ctx, self, "grpc-load", "-addr", t.grpc, "-c", strconv.Itoa(c), "-d", d.String()).Output()
 		if err != nil {
 			return r, err
 		}
@@ -201,7 +416,7 @@ func measure(self string, t target, c int, d time.Duration, lua string) (row, er
 		r.p50, r.p99 = time.Duration(lr.P50us)*time.Microsecond, time.Duration(lr.P99us)*time.Microsecond
 	} else {
 		secs := strconv.Itoa(max(1, int(d.Seconds())))
-		out, err := exec.Command("wrk", "-t1", "-c"+strconv.Itoa(c), "-d"+secs+"s", "--latency", "-s", lua, t.url).CombinedOutput()
+		out, err := command(ctx, "wrk", "-t1", "-c"+strconv.Itoa(c), "-d"+secs+"s", "--latency", "-s", lua, t.url).CombinedOutput()
 		if err != nil {
 			return r, fmt.Errorf("wrk: %v\n%s", err, out)
 		}
@@ -255,20 +470,23 @@ func parseWrk(out string, r *row) error {
 }
 
 func printTable(rows []row) {
-	ref := func(name string, c int) float64 {
+	ref := func(name string, c int) row {
 		for _, r := range rows {
 			if r.target == name && r.conc == c {
-				return r.rps
+				return r
 			}
 		}
-		return 0
+		return row{cpuPer1k: -1}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "target\tconc\treq/s\tp50\tp99\tCPU s/1k\tpeak RSS MiB\t×nginx\t×upstream\terrors\t")
+	fmt.Fprintln(w, "target\tconc\treq/s\tp50\tp99\tCPU s/1k\tpeak RSS MiB\t×nginx\t×upstream\tCPU ×floor\terrors\t")
 	for _, r := range rows {
-		cpu := "-"
+		cpu, cpuFloor := "-", "-"
 		if r.cpuPer1k >= 0 {
 			cpu = fmt.Sprintf("%.3f", r.cpuPer1k)
+			if f := ref("floor", r.conc).cpuPer1k; f > 0 {
+				cpuFloor = fmt.Sprintf("%.2f", r.cpuPer1k/f)
+			}
 		}
 		ratio := func(base float64) string {
 			if base == 0 {
@@ -276,9 +494,9 @@ func printTable(rows []row) {
 			}
 			return fmt.Sprintf("%.2f", r.rps/base)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.0f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%d\t\n", r.target, r.conc, r.rps,
+		fmt.Fprintf(w, "%s\t%d\t%.0f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%d\t\n", r.target, r.conc, r.rps,
 			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), cpu, float64(r.peakRSSKiB)/1024,
-			ratio(ref("nginx", r.conc)), ratio(ref("upstream", r.conc)), r.errors)
+			ratio(ref("nginx", r.conc).rps), ratio(ref("upstream", r.conc).rps), cpuFloor, r.errors)
 	}
 	w.Flush()
 }
@@ -320,14 +538,23 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func waitListening(addr string) error {
+// waitListening waits until something accepts connections on addr, while
+// the process p that should is running.
+func waitListening(ctx context.Context, addr string, p *child) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond) // polling a process we started; not a test
+		if p.exited() {
+			return fmt.Errorf("exited before listening on %s", addr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond): // polling a process we started; not a test
+		}
 	}
 	return fmt.Errorf("nothing listens on %s", addr)
 }
