@@ -1,7 +1,8 @@
 // Package observe is how operators see attestd: Prometheus metrics,
-// OpenTelemetry tracing, and the admin listener that serves /metrics,
-// /healthz, /readyz and (optionally) pprof. Nothing here ever carries a
-// token, a secret, an email or an ID in a label.
+// OpenTelemetry tracing (with tracing off, W3C trace-context propagation
+// alone), and the admin listener that serves /metrics, /healthz, /readyz
+// and (optionally) pprof. Nothing here ever carries a token, a secret, an
+// email or an ID in a label.
 package observe
 
 import (

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,8 +14,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/observe"
@@ -546,5 +552,175 @@ func TestTracingCustomExporter(t *testing.T) {
 	}
 	if attrs["service.name"] != "attestd" || attrs["service.version"] != "4.5.6" {
 		t.Errorf("resource %v, want service.name attestd and service.version 4.5.6", attrs)
+	}
+}
+
+// TestTracingEnabled: off means the no-op provider, and attestd then
+// installs propagation only.
+func TestTracingEnabled(t *testing.T) {
+	off, err := observe.NewTracing(testCtx(t), env(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Enabled() {
+		t.Error("Enabled with tracing off")
+	}
+	on, err := observe.NewTracing(testCtx(t), env(), "test", tracetest.NewInMemoryExporter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdownQuickly(t, on)
+	if !on.Enabled() {
+		t.Error("not Enabled with an exporter")
+	}
+	if (*observe.Tracing)(nil).Enabled() {
+		t.Error("a nil Tracing is Enabled")
+	}
+}
+
+// The caller's trace context in these tests: sampled, with tracestate and
+// baggage, as a traced caller sends them.
+const (
+	callerTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	callerTracestate  = "vendor=opaque"
+	callerBaggage     = "tenant=acme"
+)
+
+// propagator is the one attestd uses with tracing off.
+func propagator(t *testing.T) propagation.TextMapPropagator {
+	t.Helper()
+	tr, err := observe.NewTracing(testCtx(t), env(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Propagator
+}
+
+// wantCallerContext checks ctx holds the caller's trace context, as
+// extracted from traceparent, tracestate and baggage.
+func wantCallerContext(t *testing.T, ctx context.Context) {
+	t.Helper()
+	sc := trace.SpanContextFromContext(ctx)
+	if got := sc.TraceID().String() + "/" + sc.SpanID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736/00f067aa0ba902b7" {
+		t.Errorf("span context %s, want the caller's", got)
+	}
+	if !sc.IsRemote() || !sc.IsSampled() || sc.TraceState().String() != callerTracestate {
+		t.Errorf("span context remote %v sampled %v tracestate %q", sc.IsRemote(), sc.IsSampled(), sc.TraceState().String())
+	}
+	if v := baggage.FromContext(ctx).Member("tenant").Value(); v != "acme" {
+		t.Errorf("baggage tenant %q, want acme", v)
+	}
+}
+
+// TestPropagateHTTP: a REST caller's trace context reaches the handler's
+// context; a request without one passes through as it is, allocation-free.
+func TestPropagateHTTP(t *testing.T) {
+	p := propagator(t)
+	var seen *http.Request
+	h := observe.PropagateHTTP(p, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r }))
+
+	traced := httptest.NewRequestWithContext(testCtx(t), http.MethodPost, "/v1/b2b/sessions/attest", nil)
+	traced.Header.Set("traceparent", callerTraceparent)
+	traced.Header.Set("tracestate", callerTracestate)
+	traced.Header.Set("baggage", callerBaggage)
+	h.ServeHTTP(httptest.NewRecorder(), traced)
+	wantCallerContext(t, seen.Context())
+
+	plain := httptest.NewRequestWithContext(testCtx(t), http.MethodPost, "/v1/b2b/sessions/attest", nil)
+	plain.Header.Set("Content-Type", "application/json")
+	plain.Header.Set("X-Request-Id", "req-1")
+	w := httptest.NewRecorder()
+	if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, plain) }); n != 0 {
+		t.Errorf("%v allocations for a request without trace context, want 0", n)
+	}
+	if seen != plain {
+		t.Error("a request without trace context was replaced")
+	}
+}
+
+// TestPropagateUnary: a gRPC caller's trace context in its metadata
+// reaches the handler's context; a call without one costs no allocation.
+func TestPropagateUnary(t *testing.T) {
+	ic := observe.PropagateUnary(propagator(t))
+	var seen context.Context
+	handler := func(ctx context.Context, _ any) (any, error) { seen = ctx; return nil, nil }
+	info := &grpc.UnaryServerInfo{FullMethod: "/stytch.b2b.session.v1.SessionService/Attest"}
+
+	traced := metadata.NewIncomingContext(testCtx(t), metadata.Pairs(
+		"traceparent", callerTraceparent, "tracestate", callerTracestate, "baggage", callerBaggage, "x-request-id", "req-1"))
+	if _, err := ic(traced, nil, info, handler); err != nil {
+		t.Fatal(err)
+	}
+	wantCallerContext(t, seen)
+
+	plain := metadata.NewIncomingContext(testCtx(t), metadata.Pairs(
+		"content-type", "application/grpc", "user-agent", "grpc-go", "x-request-id", "req-1"))
+	if n := testing.AllocsPerRun(100, func() { _, _ = ic(plain, nil, info, handler) }); n != 0 {
+		t.Errorf("%v allocations for a call without trace context, want 0", n)
+	}
+	if seen != plain {
+		t.Error("a call without trace context got a new context")
+	}
+	if _, err := ic(testCtx(t), nil, info, handler); err != nil { // no metadata at all
+		t.Fatal(err)
+	}
+}
+
+// roundTripFunc is a RoundTripper that records what it is given.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+type idleCloser struct {
+	roundTripFunc
+	closed *bool
+}
+
+func (c idleCloser) CloseIdleConnections() { *c.closed = true }
+
+// TestPropagateTransport: the trace context of a request's context is sent
+// on (the caller's span as the parent) on a copy of the request; without
+// one the request goes as it is, allocation-free.
+func TestPropagateTransport(t *testing.T) {
+	p := propagator(t)
+	var sent *http.Request
+	closed := false
+	rt := observe.PropagateTransport(p, idleCloser{func(r *http.Request) (*http.Response, error) {
+		sent = r
+		return nil, nil
+	}, &closed})
+
+	caller := p.Extract(testCtx(t), propagation.MapCarrier{
+		"traceparent": callerTraceparent, "tracestate": callerTracestate, "baggage": callerBaggage})
+	req := httptest.NewRequestWithContext(caller, http.MethodPost, "https://stytch.example/v1/b2b/sessions/attest", nil)
+	req.Header.Set("Authorization", "Basic xyz")
+	_, _ = rt.RoundTrip(req)
+	if sent == req {
+		t.Fatal("the caller's request was modified in place")
+	}
+	if got := sent.Header.Get("traceparent"); got != callerTraceparent {
+		t.Errorf("traceparent %q, want the caller's %q", got, callerTraceparent)
+	}
+	if sent.Header.Get("tracestate") != callerTracestate || sent.Header.Get("baggage") != callerBaggage {
+		t.Errorf("tracestate %q baggage %q", sent.Header.Get("tracestate"), sent.Header.Get("baggage"))
+	}
+	if sent.Header.Get("Authorization") != "Basic xyz" || sent.URL != req.URL || sent.Context() != req.Context() {
+		t.Error("the copy lost the request's headers, URL or context")
+	}
+	if len(req.Header) != 1 {
+		t.Errorf("the original request's headers changed: %v", req.Header)
+	}
+
+	plain := httptest.NewRequestWithContext(testCtx(t), http.MethodPost, "https://stytch.example/v1/b2b/sessions/attest", nil)
+	if n := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(plain) }); n != 0 {
+		t.Errorf("%v allocations for a request without trace context, want 0", n)
+	}
+	if sent != plain || len(plain.Header) != 0 {
+		t.Error("a request without trace context was copied or changed")
+	}
+
+	(&http.Client{Transport: rt}).CloseIdleConnections()
+	if !closed {
+		t.Error("CloseIdleConnections did not reach the wrapped transport")
 	}
 }

@@ -30,6 +30,17 @@ type Tracing struct {
 	shutdown func(context.Context) error
 }
 
+// Enabled reports whether spans are recorded and exported. When they are
+// not, attestd installs no tracing instrumentation at all, only
+// propagation (PropagateHTTP, PropagateUnary, PropagateTransport).
+func (t *Tracing) Enabled() bool {
+	if t == nil || t.Provider == nil {
+		return false
+	}
+	_, off := t.Provider.(noop.TracerProvider)
+	return !off
+}
+
 // Shutdown flushes and stops the exporter.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t.shutdown == nil {

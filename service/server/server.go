@@ -95,7 +95,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	s.grpc = grpc.NewServer(append(chainOpts,
 		grpc.Creds(pol.grpcCredentials()),
-		grpc.StatsHandler(grpcServerTracing(s.tracing)),
+		grpcServerTracing(s.tracing),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		grpc.MaxHeaderListSize(uint32(cfg.MaxMetadataBytes)),
 		// Bounded nesting, and decode failures answered by the chain's
