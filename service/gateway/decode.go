@@ -20,6 +20,9 @@ const protojsonRecursionLimit = jsonlimit.MaxDepth + 1
 // memory, within the size cap) and decodes it with decodeBody.
 func (m *marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
+		if held, ok := r.(*heldBody); ok { // the guard's: no copy
+			return m.decodeBody(held.Bytes(), v)
+		}
 		var body bytes.Buffer
 		// io.Copy uses the body's WriterTo: one allocation of its size.
 		if _, err := io.Copy(&body, r); err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/attestd/attestd/service/middleware"
 	"github.com/attestd/attestd/service/security"
 	"github.com/attestd/attestd/service/translate"
+	"github.com/attestd/attestd/service/verbatim"
 )
 
 // requestIDHeader and stytchRequestIDHeader are the canonical HTTP forms of
@@ -53,6 +54,8 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, limits Limits) (htt
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
 		runtime.WithMetadata(peerMetadata),
+		runtime.WithForwardResponseRewriter(verbatimAnswer),
+		runtime.WithWriteContentLength(),
 	)
 	if err := b2bsessionv1.RegisterSessionServiceHandlerClient(ctx, mux, b2bsessionv1.NewSessionServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("register REST routes: %w", err)
@@ -66,12 +69,30 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, limits Limits) (htt
 // (decode.go).
 type marshaler struct{ runtime.JSONPb }
 
-// Marshal renders a message as Stytch's JSON.
+// Marshal renders a message as Stytch's JSON; Stytch's own bytes (see
+// verbatimAnswer) are written as they are.
 func (m *marshaler) Marshal(v any) ([]byte, error) {
-	if msg, ok := v.(proto.Message); ok {
-		return translate.Marshal(msg)
+	switch v := v.(type) {
+	case stytchBytes:
+		return v, nil
+	case proto.Message:
+		return translate.Marshal(v)
 	}
 	return m.JSONPb.Marshal(v)
+}
+
+// stytchBytes is a successful answer exactly as Stytch sent it.
+type stytchBytes []byte
+
+// verbatimAnswer serves a REST call Stytch's own body when the answer is
+// the one decoded from it for this very call (package verbatim), so REST
+// callers get Stytch's JSON byte for byte; any other answer is rendered by
+// the encoder.
+func verbatimAnswer(ctx context.Context, resp proto.Message) (any, error) {
+	if raw, ok := verbatim.From(ctx).Bytes(resp); ok {
+		return stytchBytes(raw), nil
+	}
+	return resp, nil
 }
 
 // incomingHeader forwards the request ID to gRPC metadata; everything else

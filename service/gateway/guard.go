@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/attestd/attestd/service/apierr"
+	"github.com/attestd/attestd/service/verbatim"
 )
 
 // Limits bound what one REST call, and all of them together, may cost.
@@ -74,9 +75,11 @@ func guard(next http.Handler, l Limits) http.Handler {
 		slots = make(chan struct{}, l.MaxInFlight)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, _ := verbatim.WithSlot(r.Context()) // this call's, and its alone
 		if l.Refused != nil {
-			r = r.WithContext(context.WithValue(r.Context(), refusedKey{}, &refusal{hook: l.Refused, start: time.Now()}))
+			ctx = context.WithValue(ctx, refusedKey{}, &refusal{hook: l.Refused, start: time.Now()})
 		}
+		r = r.WithContext(ctx)
 		if l.WriteTimeout > 0 {
 			w = newDeadlineWriter(w, l)
 		}
@@ -124,9 +127,22 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64) bool {
 		refuseTooLarge(w, r, maxBody)
 		return false
 	}
-	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	r.Body = &heldBody{Reader: bytes.NewReader(buf.Bytes()), b: buf.Bytes()}
 	return true
 }
+
+// heldBody is a request body already in memory: the decoder takes its bytes
+// as they are instead of copying them once more.
+type heldBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+// Close implements io.Closer.
+func (*heldBody) Close() error { return nil }
+
+// Bytes returns the whole body, however much of it was read.
+func (h *heldBody) Bytes() []byte { return h.b }
 
 // refuseTooLarge answers 413 and closes the connection, first draining a
 // bounded part of the body the client may still be sending (unless it waits

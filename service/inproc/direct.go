@@ -11,6 +11,9 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/attestd/attestd/service/verbatim"
 )
 
 // Direct is a grpc.ClientConnInterface that calls services registered on
@@ -46,8 +49,8 @@ func (d *Direct) RegisterService(desc *grpc.ServiceDesc, impl any) {
 // Invoke runs a unary call: the caller's outgoing metadata becomes the
 // server side's incoming metadata, the peer is marked as in-process (see
 // AuthInfo), headers and trailers the handlers set come back through the
-// grpc.Header and grpc.Trailer call options, and the answer is copied into
-// reply.
+// grpc.Header and grpc.Trailer call options, and the answer's fields are
+// moved into reply (shared, not deep-copied; see move).
 func (d *Direct) Invoke(ctx context.Context, fullMethod string, args, reply any, opts ...grpc.CallOption) error {
 	m, ok := d.methods[fullMethod]
 	if !ok {
@@ -85,8 +88,29 @@ func (d *Direct) Invoke(ctx context.Context, fullMethod string, args, reply any,
 	if !ok {
 		return status.Errorf(codes.Internal, "answer %T is not a protobuf message", resp)
 	}
-	proto.Merge(reply.(proto.Message), out)
+	dst, ok := reply.(proto.Message)
+	if !ok || dst.ProtoReflect().Descriptor() != out.ProtoReflect().Descriptor() {
+		return status.Errorf(codes.Internal, "answer %T does not fit reply %T", resp, reply)
+	}
+	move(dst, out)
+	verbatim.Moved(ctx, out, dst)
 	return nil
+}
+
+// move hands src's fields over to dst, a message of the same type, without
+// copying them: dst's top-level fields are set to src's values, so nested
+// messages, lists and maps are shared, not cloned (proto.Merge would deep
+// copy the whole answer). src is the handler's answer, which nothing uses
+// after the call.
+func move(dst, src proto.Message) {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
+	s.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
+	if u := s.GetUnknown(); len(u) > 0 {
+		d.SetUnknown(u)
+	}
 }
 
 // NewStream is not served in process: the gateway only makes unary calls.

@@ -60,6 +60,7 @@ import (
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/translate"
 	"github.com/attestd/attestd/service/upstream/breaker"
+	"github.com/attestd/attestd/service/verbatim"
 )
 
 // AttestPath is Stytch's route for the operation.
@@ -625,6 +626,8 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, sent time.Time)
 	}
 	// Stytch created a session with attestd's credentials: they are good.
 	c.setCredentials(false)
+	// A REST call serves these very bytes, now that they are judged valid.
+	verbatim.Keep(ctx, out, raw)
 	return result{resp: out, outcome: breaker.Success}
 }
 
