@@ -15,8 +15,9 @@ import (
 // would produce: a token field (a proto3 string) holding invalid UTF-8, and
 // non-protobuf garbage, sent as the raw message with a raw codec. Must hold:
 // each gets InvalidArgument (not grpc-go's Internal), nothing reaches
-// Stytch, and each is logged as a "call" line with its request_id and code
-// InvalidArgument, like any other refused call.
+// Stytch, and each is logged like any other refused attest: at the default
+// level by its audit event, with its request_id and code InvalidArgument
+// (its "call" line is debug, as for every attest failing at info).
 func TestBadGRPCBytes(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	tg := start(t, fake)
@@ -44,12 +45,12 @@ func TestBadGRPCBytes(t *testing.T) {
 				t.Errorf("%d bytes: %v, want InvalidArgument", len(tc.msg), g)
 			}
 			line := tg.logs.wait(from, 5*time.Second, func(m map[string]any) bool {
-				return m["msg"] == "call" && m["request_id"] == id
+				return m["msg"] == "audit" && m["request_id"] == id
 			})
 			if line == nil {
-				t.Errorf("no \"call\" log line with request_id %s within 5 s", id)
-			} else if line["code"] != "InvalidArgument" {
-				t.Errorf("its call line says code %v, want InvalidArgument: %v", line["code"], line)
+				t.Errorf("no \"audit\" log event with request_id %s within 5 s", id)
+			} else if line["code"] != "InvalidArgument" || line["outcome"] != "failure" {
+				t.Errorf("its audit event says code %v outcome %v, want InvalidArgument failure: %v", line["code"], line["outcome"], line)
 			}
 			t.Logf("%s → %v; log: level=%v code=%v error_type=%v", tc.name, g, line["level"], line["code"], line["error_type"])
 		})

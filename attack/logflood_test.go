@@ -169,11 +169,14 @@ func logFlood(t *testing.T, tg *target, errorType string, code codes.Code, httpS
 		f()
 	}
 	logs := tg.proc.Stop(t)
-	var lines, suppressed, allCalls, audits int
+	var lines, suppressed, allCalls, audits, infoCalls int
 	for _, m := range parseLogLines(logs) {
 		switch m["msg"] {
 		case "call":
 			allCalls++
+			if m["level"] == "INFO" {
+				infoCalls++
+			}
 			if m["error_type"] == errorType {
 				lines++
 				s, _ := m["suppressed"].(float64)
@@ -185,6 +188,12 @@ func logFlood(t *testing.T, tg *target, errorType string, code codes.Code, httpS
 	}
 	t.Logf("%d calls in %s (%d refused, %d admitted, %d other); %s in all: %d \"call\" lines for %s carrying suppressed=%d, %d call lines, %d audit lines",
 		calls, flood.Round(time.Millisecond), refused.Load(), admitted.Load(), other.Load(), elapsed.Round(time.Millisecond), lines, errorType, suppressed, allCalls, audits)
+	// One event per call at info: an attest's call line is debug (its audit
+	// event records it) unless the call failed at WARN or ERROR, as these
+	// refusals do.
+	if infoCalls != 0 {
+		t.Errorf("%d call lines at INFO: attests the audit records write theirs at debug", infoCalls)
+	}
 	if refused.Load() < int64(calls)*9/10 {
 		t.Errorf("only %d of %d calls were refused: the flood did not flood", refused.Load(), calls)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,13 +15,16 @@ import (
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/middleware"
+	"github.com/attestd/attestd/service/observe"
 	"github.com/attestd/attestd/service/stytchtest"
 )
 
@@ -312,5 +317,118 @@ func TestDefaultChainErrors(t *testing.T) {
 				t.Errorf("unexpected panic log line %v", panicked)
 			}
 		})
+	}
+}
+
+// TestOneEventPerCallAtInfo: at info a call leaves one event. An attest
+// with the audit on has its audit event and a debug call line, unless it
+// failed at WARN or ERROR (alerts read those); a health check that succeeds
+// is debug; a failure nothing else records keeps its info line; without the
+// audit an attest's line is its event.
+func TestOneEventPerCallAtInfo(t *testing.T) {
+	health := &grpc_health_v1.HealthCheckRequest{}
+	stytch404 := apierr.FromStytch(404, &errorv1.StytchError{ErrorType: "member_not_found", ErrorMessage: "no"})
+	cases := []struct {
+		name    string
+		audit   bool
+		method  string
+		req     any
+		err     error  // the handler's
+		call    string // the call line's level
+		audited bool   // an audit event is written
+	}{
+		{"attest success", true, attestMethod, validRequest(), nil, "DEBUG", true},
+		{"attest refused by Stytch (info)", true, attestMethod, validRequest(), stytch404, "DEBUG", true},
+		{"attest invalid (info)", true, attestMethod, &b2bsessionv1.AttestRequest{Token: "t"}, nil, "DEBUG", true},
+		{"attest unavailable (warn)", true, attestMethod, validRequest(), apierr.UpstreamUnavailable.New("down"), "WARN", true},
+		{"attest internal (error)", true, attestMethod, validRequest(), errors.New("bug"), "ERROR", true},
+		{"attest success without audit", false, attestMethod, validRequest(), nil, "INFO", false},
+		{"attest refused without audit", false, attestMethod, validRequest(), stytch404, "INFO", false},
+		{"health success", true, healthMethod, health, nil, "DEBUG", false},
+		{"health not found (info)", true, healthMethod, health, status.Error(codes.NotFound, "unknown service"), "INFO", false},
+		{"health unavailable (warn)", true, healthMethod, health, status.Error(codes.Unavailable, "x"), "WARN", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &stytchtest.Logs{}
+			log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			o := middleware.Options{}
+			if tc.audit {
+				o.Audit = log.With("log_type", "audit")
+			}
+			chain := middleware.Default(log, validator(t), o)
+			_, _ = runAt(testCtx(t), chain, tc.method, tc.req, func(context.Context, any) (any, error) {
+				if tc.err != nil {
+					return nil, tc.err
+				}
+				return &b2bsessionv1.AttestResponse{}, nil
+			})
+			var calls, audits []map[string]any
+			for _, l := range logs.Lines(t) {
+				switch l["msg"] {
+				case "call":
+					calls = append(calls, l)
+				case "audit":
+					audits = append(audits, l)
+				}
+			}
+			if len(calls) != 1 || calls[0]["level"] != tc.call {
+				t.Errorf("call lines %v, want one at %s", calls, tc.call)
+			}
+			if (len(audits) == 1) != tc.audited || len(audits) > 1 {
+				t.Errorf("audit events %v, want audited=%v", audits, tc.audited)
+			}
+		})
+	}
+}
+
+// TestRefusedKeepsItsLevel: a REST call the gateway refuses before the
+// chain has no audit event, so its call line is its one event at info:
+// never moved to debug.
+func TestRefusedKeepsItsLevel(t *testing.T) {
+	logs := &stytchtest.Logs{}
+	cl := middleware.NewCallLog(slog.New(slog.NewJSONHandler(logs, nil))) // level info
+	cl.Refused(testCtx(t), attestMethod, "10.0.0.1", "req-too-large", apierr.RequestTooLarge.New("too large"), time.Millisecond)
+	cl.Refused(testCtx(t), attestMethod, "10.0.0.1", "req-shed", apierr.UpstreamOverloaded.New("busy"), time.Millisecond)
+	want := map[string]string{"req-too-large": "INFO", "req-shed": "WARN"}
+	for _, l := range logs.Lines(t) {
+		id, _ := l["request_id"].(string)
+		if l["msg"] != "call" || l["level"] != want[id] {
+			t.Errorf("line %v, want a call line at %s", l, want[id])
+		}
+		delete(want, id)
+	}
+	if len(want) != 0 {
+		t.Errorf("no line for %v", want)
+	}
+}
+
+// BenchmarkDefaultChainAttest is one successful attest through attestd's
+// whole chain as production runs it (logs at info to /dev/null, a write per
+// line as to stderr; the audit on; attestd's metrics), with a handler that
+// answers at once: what the chain itself costs a call.
+func BenchmarkDefaultChainAttest(b *testing.B) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { devNull.Close() })
+	log := slog.New(slog.NewJSONHandler(devNull, nil))
+	m := observe.NewMetrics("bench", nil)
+	chain := middleware.Default(log, validator(b), middleware.Options{
+		Metrics: m, GRPCMetrics: m.GRPC, Audit: log.With("log_type", "audit"),
+	})
+	ic := chain.Interceptor()
+	info := &grpc.UnaryServerInfo{FullMethod: attestMethod}
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 40000}})
+	ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-request-id", "bench-1", "user-agent", "grpc-go/1.85.0"))
+	req := validRequest()
+	resp := &b2bsessionv1.AttestResponse{RequestId: "request-id-test-1", MemberId: "member-test-1"}
+	handler := func(context.Context, any) (any, error) { return resp, nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ic(ctx, req, info, handler); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/service/apierr"
 	"github.com/attestd/attestd/service/codec"
 	"github.com/attestd/attestd/service/ratelimit"
@@ -43,7 +44,9 @@ type Options struct {
 	Metrics Recorder
 	// GRPCMetrics, when set, adds grpc-ecosystem's server metrics.
 	GRPCMetrics *grpcprom.ServerMetrics
-	// Audit receives one event per attest; nil writes none.
+	// Audit receives one event per attest; nil writes none. With it, an
+	// attest's call line is debug unless the call failed loudly (see
+	// callLevel): the audit event is the call's one event at info.
 	Audit *slog.Logger
 	// CallLog writes the call lines; nil means one of the chain's own. Set
 	// it to share the failure lines' budget with the gateway.
@@ -56,7 +59,8 @@ type Options struct {
 //     with Stytch's request_id as x-stytch-request-id.
 //   - grpc_metrics: grpc-ecosystem's server metrics (when configured).
 //   - metrics: attestd's call counter and latency by protocol and error.
-//   - logging: one structured line per call, after the status is final.
+//   - logging: one structured line per call, after the status is final;
+//     at info only when nothing else records the call (callLevel).
 //   - audit: one audit event per attest.
 //   - errors: the single place any error becomes a status with a StytchError.
 //   - decode: a request the server codec could not decode (nested too
@@ -88,7 +92,7 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 		{Name: "request_id", Unary: requestID},
 		grpcMetrics,
 		{Name: "metrics", Unary: metrics(rec)},
-		{Name: "logging", Unary: logging(callLog)},
+		{Name: "logging", Unary: logging(callLog, o.Audit != nil)},
 		{Name: "audit", Unary: audit(o.Audit)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "decode", Unary: codec.UnaryServerInterceptor, Stream: codec.StreamServerInterceptor},
@@ -148,19 +152,20 @@ type upstreamRequestID interface{ GetRequestId() string }
 // line identifies only by its fingerprint.
 type tokenBearer interface{ GetToken() string }
 
-func logging(cl *CallLog) grpc.UnaryServerInterceptor {
+// logging writes the call line; audited says the chain's audit interceptor
+// writes an event for every attest.
+func logging(cl *CallLog, audited bool) grpc.UnaryServerInterceptor {
 	log, lines := cl.log, cl.lines
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		level := slog.LevelInfo
 		var e *apierr.Error
 		if err != nil {
 			e = apierr.From(err)
-			level = levelFor(e.Code)
 		}
+		level := callLevel(e, info.FullMethod == b2bsessionv1.SessionService_Attest_FullMethodName, audited)
 		// The line is built only when it will be written: this runs on
-		// every call.
+		// every call, and at info most calls' lines are debug.
 		if !log.Enabled(ctx, level) {
 			return resp, err
 		}
@@ -202,6 +207,28 @@ func logging(cl *CallLog) grpc.UnaryServerInterceptor {
 		log.LogAttrs(ctx, level, "call", attrs...)
 		return resp, err
 	}
+}
+
+// callLevel is the level of a call's line (e nil on success). At info a
+// call leaves one event, not two from the same fields: an attest that the
+// audit interceptor records has its audit event (operators' pipelines read
+// it), so its call line is debug; so is any other call that succeeded
+// (health probes, reflection: noise at info). Failures at WARN and ERROR
+// keep their line whatever else records them, since alerts key on those
+// levels; and a failure nothing else records (a health check or reflection
+// call refused, say) stays at info, its only trace.
+func callLevel(e *apierr.Error, attest, audited bool) slog.Level {
+	if e == nil {
+		if attest && !audited {
+			return slog.LevelInfo
+		}
+		return slog.LevelDebug
+	}
+	level := levelFor(e.Code)
+	if level == slog.LevelInfo && attest && audited {
+		return slog.LevelDebug
+	}
+	return level
 }
 
 // levelFor logs caller mistakes quietly and attestd's or Stytch's failures

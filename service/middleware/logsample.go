@@ -25,7 +25,10 @@ func NewCallLog(log *slog.Logger) *CallLog {
 }
 
 // Refused writes the line of a call refused before the interceptor chain
-// ran, so before its caller was known: anonymous, by its address.
+// ran, so before its caller was known: anonymous, by its address. No audit
+// event records such a call, so its line keeps the level of its failure
+// (never debug): at info, as callLevel has it, a call nothing else records
+// keeps its line.
 func (l *CallLog) Refused(ctx context.Context, method, peer, requestID string, e *apierr.Error, took time.Duration) {
 	level := levelFor(e.Code)
 	if !l.log.Enabled(ctx, level) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -979,4 +983,55 @@ func kvsOf(in []attribute.KeyValue) []attributeKV {
 		out = append(out, attributeKV{string(kv.Key), kv.Value.Emit()})
 	}
 	return out
+}
+
+// TestOneEventPerAttestAtInfo: at the default level an attest leaves one
+// event, its audit event (success or a Stytch verdict, over either
+// protocol); the call line is debug. A failure at WARN still writes its
+// call line, for alerts.
+func TestOneEventPerAttestAtInfo(t *testing.T) {
+	logs := &stytchtest.Logs{}
+	h := startServerAt(t, logs, slog.LevelInfo, nil, func(c *config.Config) { c.BreakerFailures = 100 })
+	if _, err := h.client.Attest(metadata.AppendToOutgoingContext(ctx(t), "x-request-id", "one-grpc-ok"), validRequest()); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, b := h.post(t, "/v1/b2b/sessions/attest", validJSON, "X-Request-Id", "one-rest-ok"); code != 200 {
+		t.Fatalf("REST: %d %s", code, b)
+	}
+	h.stytch.Handle(stytchtest.Error(404, "member_not_found", "no such member"))
+	if code, _, b := h.post(t, "/v1/b2b/sessions/attest", validJSON, "X-Request-Id", "one-rest-404"); code != 404 {
+		t.Fatalf("REST with Stytch's 404: %d %s", code, b)
+	}
+	h.stytch.Handle(stytchtest.Error(503, "internal_server_error", "down"))
+	if code, _, b := h.post(t, "/v1/b2b/sessions/attest", validJSON, "X-Request-Id", "one-rest-503"); code != 503 {
+		t.Fatalf("REST with Stytch's 503: %d %s", code, b)
+	}
+	hc := grpc_health_v1.NewHealthClient(h.conn)
+	if _, err := hc.Check(ctx(t), &grpc_health_v1.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"one-grpc-ok":  {"audit"},
+		"one-rest-ok":  {"audit"},
+		"one-rest-404": {"audit"},
+		"one-rest-503": {"audit", "call"}, // Unavailable: WARN; audit is the inner interceptor
+	}
+	got := map[string][]string{}
+	for _, l := range logs.Lines(t) {
+		id, _ := l["request_id"].(string)
+		if l["msg"] == "call" && l["method"] == "/grpc.health.v1.Health/Check" {
+			t.Errorf("a health check that succeeded is logged at info: %v", l)
+		}
+		if _, ok := want[id]; ok {
+			got[id] = append(got[id], fmt.Sprint(l["msg"]))
+			if l["msg"] == "call" && l["level"] != "WARN" {
+				t.Errorf("call line %v, want WARN", l)
+			}
+		}
+	}
+	for id, w := range want {
+		if !slices.Equal(got[id], w) {
+			t.Errorf("%s logged %v at info, want %v", id, got[id], w)
+		}
+	}
 }
