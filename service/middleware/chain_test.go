@@ -43,7 +43,7 @@ func passThrough(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.U
 
 func TestDefaultChainOrder(t *testing.T) {
 	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{})
-	want := []string{"request_id", "grpc_metrics", "metrics", "logging", "audit", "errors", "decode", "recovery", "deadline", "auth", "rate_limit", "validate"}
+	want := []string{"request_id", "metrics", "logging", "audit", "errors", "decode", "recovery", "deadline", "auth", "rate_limit", "validate"}
 	if got := chain.Names(); !slices.Equal(got, want) {
 		t.Errorf("Default chain %v, want %v", got, want)
 	}
@@ -416,7 +416,7 @@ func BenchmarkDefaultChainAttest(b *testing.B) {
 	log := slog.New(slog.NewJSONHandler(devNull, nil))
 	m := observe.NewMetrics("bench", nil)
 	chain := middleware.Default(log, validator(b), middleware.Options{
-		Metrics: m, GRPCMetrics: m.GRPC, Audit: log.With("log_type", "audit"),
+		Metrics: m, Audit: log.With("log_type", "audit"),
 	})
 	ic := chain.Interceptor()
 	info := &grpc.UnaryServerInfo{FullMethod: attestMethod}

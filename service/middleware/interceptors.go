@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -41,9 +40,9 @@ type Options struct {
 	// MaxDeadline caps every call's deadline; 0 is no cap.
 	MaxDeadline time.Duration
 	// Metrics receives calls and rate-limit refusals; nil records nothing.
+	// It is the chain's only per-call metrics: grpc-ecosystem's server
+	// metrics repeated it for every call without error_type or protocol.
 	Metrics Recorder
-	// GRPCMetrics, when set, adds grpc-ecosystem's server metrics.
-	GRPCMetrics *grpcprom.ServerMetrics
 	// Audit receives one event per attest; nil writes none. With it, an
 	// attest's call line is debug unless the call failed loudly (see
 	// callLevel): the audit event is the call's one event at info.
@@ -57,8 +56,8 @@ type Options struct {
 //
 //   - request_id: adopt the caller's x-request-id or mint one; echo it back,
 //     with Stytch's request_id as x-stytch-request-id.
-//   - grpc_metrics: grpc-ecosystem's server metrics (when configured).
-//   - metrics: attestd's call counter and latency by protocol and error.
+//   - metrics: every attest's count and latency by protocol, code and
+//     error_type: the chain's only per-call metrics.
 //   - logging: one structured line per call, after the status is final;
 //     at info only when nothing else records the call (callLevel).
 //   - audit: one audit event per attest.
@@ -73,13 +72,6 @@ type Options struct {
 //   - rate_limit: a token bucket per caller.
 //   - validate: protovalidate rules from the protos, before any handler work.
 func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
-	passUnary := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		return h(ctx, req)
-	}
-	grpcMetrics := Named{Name: "grpc_metrics", Unary: passUnary}
-	if o.GRPCMetrics != nil {
-		grpcMetrics = Named{Name: "grpc_metrics", Unary: o.GRPCMetrics.UnaryServerInterceptor(), Stream: o.GRPCMetrics.StreamServerInterceptor()}
-	}
 	rec := o.Metrics
 	if rec == nil {
 		rec = noRecorder{}
@@ -90,7 +82,6 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 	}
 	return Chain{
 		{Name: "request_id", Unary: requestID},
-		grpcMetrics,
 		{Name: "metrics", Unary: metrics(rec)},
 		{Name: "logging", Unary: logging(callLog, o.Audit != nil)},
 		{Name: "audit", Unary: audit(o.Audit)},

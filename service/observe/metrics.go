@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -53,14 +52,13 @@ func ErrorTypeLabel(t string) string {
 }
 
 // Metrics are attestd's Prometheus metrics, on a registry of their own.
+// Calls are counted once, by attestd_attest_calls_total and
+// attestd_attest_duration_seconds: grpc-ecosystem's grpc_server_* series
+// counted every call again, without the error_type or the protocol (REST
+// reaches the services in process, as gRPC), so they are gone.
 type Metrics struct {
 	// Registry holds every attestd metric plus Go and process collectors.
 	Registry *prometheus.Registry
-	// GRPC is the grpc-ecosystem server metrics provider
-	// (grpc_server_started_total, grpc_server_handled_total,
-	// grpc_server_handling_seconds, …); both protocols reach it, REST
-	// through the gateway's in-process connection.
-	GRPC *grpcprom.ServerMetrics
 
 	calls           *prometheus.CounterVec
 	callDuration    *prometheus.HistogramVec
@@ -84,8 +82,6 @@ var breakerStates = map[string]float64{"closed": 0, "half_open": 1, "open": 2}
 func NewMetrics(version string, drift *translate.DriftLog) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}))),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attestd_attest_calls_total",
 			Help: "Attest calls by protocol (grpc, rest), gRPC code and error_type (\"\" on success).",
@@ -105,7 +101,7 @@ func NewMetrics(version string, drift *translate.DriftLog) *Metrics {
 			Help: "Calls refused by the per-caller rate limit, by reason (caller: over its rate; auth_failure: too many failed authentications from an address).",
 		}, []string{"reason"}),
 	}
-	m.Registry.MustRegister(m.GRPC, m.calls, m.callDuration, m.upstreamLatency, m.rateLimited,
+	m.Registry.MustRegister(m.calls, m.callDuration, m.upstreamLatency, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "attestd_build_info", Help: "Always 1; the version label says which attestd runs.",

@@ -203,11 +203,16 @@ func TestMetricsRecorders(t *testing.T) {
 	if v := find(t, fams, "attestd_rate_limited_total", map[string]string{"reason": "auth_failure"}).GetCounter().GetValue(); v != 0 {
 		t.Errorf("rate_limited{auth_failure} = %v, want 0", v)
 	}
-	// The Go and process collectors and the gRPC provider are on the same
-	// registry.
+	// The Go and process collectors are on the same registry; calls are
+	// counted once, by attestd's own metrics: no grpc_server_* series.
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("registry lacks %s", name)
+		}
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "grpc_") {
+			t.Errorf("registry exposes %s: calls are counted by attestd_attest_* alone", name)
 		}
 	}
 }

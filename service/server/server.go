@@ -84,7 +84,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return nil, err
 	}
 	s.reloader = pol.reloader
-	pol.chain.Metrics, pol.chain.GRPCMetrics = s.metrics, s.metrics.GRPC
+	pol.chain.Metrics = s.metrics
 	pol.chain.Audit = log.With("log_type", "audit")
 	callLog := middleware.NewCallLog(log)
 	pol.chain.CallLog = callLog
@@ -188,7 +188,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			s.serveErr <- err
 		}
 	}()
-	s.metrics.GRPC.InitializeMetrics(s.grpc)
 	if cfg.AdminAddr != "off" {
 		if s.admin, err = observe.NewAdmin(cfg.AdminAddr, s.metrics, cfg.AdminPprof); err != nil {
 			_ = s.Shutdown()
