@@ -45,7 +45,8 @@
 //     and shows in the metrics; readiness returns by itself once Stytch
 //     accepts again; Stytch's other 4xx never make attestd unready.
 //   - TestBadGRPCBytes: invalid UTF-8 in a string field and non-protobuf
-//     bytes get InvalidArgument (not Internal) and a "call" log line.
+//     bytes get InvalidArgument (not Internal), logged (the audit event)
+//     and counted.
 //   - TestLogFlood: 1000+ calls refused the same way (rate limit) write a
 //     bounded number of "call" lines; the `suppressed` counts make up the
 //     difference exactly.
