@@ -26,22 +26,36 @@ import (
 
 var errFastPath = errors.New("not for the fast path")
 
-var fastOptions = json.JoinOptions(
-	json.RejectUnknownMembers(true),
-	json.WithUnmarshalers(json.JoinUnmarshalers(
-		json.UnmarshalFromFunc(fastTimestamp),
-		json.UnmarshalFromFunc(fastStruct),
-		json.UnmarshalFromFunc(fastStrings),
-	)),
-)
+var fastUnmarshalers = json.WithUnmarshalers(json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(fastTimestamp),
+	json.UnmarshalFromFunc(fastStruct),
+	json.UnmarshalFromFunc(fastStrings),
+))
 
-// fastUnmarshal is the fast path; any error means "use protojson".
-func fastUnmarshal(body []byte, m proto.Message) error {
+// fastOptions decode as protojson does strictly: an unknown key is an error
+// (json.ErrUnknownName), as it is for RequestUnmarshalOptions.
+var fastOptions = json.JoinOptions(json.RejectUnknownMembers(true), fastUnmarshalers)
+
+// fastLenientOptions skip unknown keys, as upstreamUnmarshalOptions
+// (protojson's DiscardUnknown) does: the fast path for an answer with a key
+// the mirror lacks, whose keys the drift scan then reports.
+var fastLenientOptions = json.JoinOptions(json.RejectUnknownMembers(false), fastUnmarshalers)
+
+// fastUnmarshal is the strict fast path; any error means "use protojson"
+// (or, for an unknown key, the lenient fast path).
+func fastUnmarshal(body []byte, m proto.Message) error { return fastDecode(body, m, fastOptions) }
+
+// fastUnmarshalLenient is the fast path that skips unknown keys.
+func fastUnmarshalLenient(body []byte, m proto.Message) error {
+	return fastDecode(body, m, fastLenientOptions)
+}
+
+func fastDecode(body []byte, m proto.Message, opts json.Options) error {
 	// protojson wants an object at the top; json/v2 would take null.
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return errFastPath
 	}
-	if err := json.Unmarshal(body, m, fastOptions); err != nil {
+	if err := json.Unmarshal(body, m, opts); err != nil {
 		return err
 	}
 	// json/v2 puts a nil element in a message list for null; protojson

@@ -15,10 +15,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// agree checks the fast path's contract on one body: when it decodes, the
-// reference decoder (protojson, strict) decodes the same message.
+// agree checks the fast paths' contract on one body: when the strict one
+// decodes, the reference decoder (protojson, strict) decodes the same
+// message; when the lenient one does, protojson with DiscardUnknown does.
 func agree(t testing.TB, body []byte) (fastOK bool) {
 	t.Helper()
+	agreeLenient(t, body)
 	fast, ref := &b2bsessionv1.AttestResponse{}, &b2bsessionv1.AttestResponse{}
 	fastErr := fastUnmarshal(body, fast)
 	refErr := RequestUnmarshalOptions.Unmarshal(body, ref)
@@ -32,6 +34,49 @@ func agree(t testing.TB, body []byte) (fastOK bool) {
 		t.Fatalf("fast path and protojson differ on %.300q:\n%s", body, cmp.Diff(ref, fast, protocmp.Transform()))
 	}
 	return true
+}
+
+// agreeLenient checks the lenient fast path against protojson's lenient
+// decoding, and reports whether it decoded.
+func agreeLenient(t testing.TB, body []byte) (fastOK bool) {
+	t.Helper()
+	fast, ref := &b2bsessionv1.AttestResponse{}, &b2bsessionv1.AttestResponse{}
+	if fastUnmarshalLenient(body, fast) != nil {
+		return false
+	}
+	if err := upstreamUnmarshalOptions.Unmarshal(body, ref); err != nil {
+		t.Fatalf("lenient fast path accepted what protojson refuses (%v): %.300q", err, body)
+	}
+	if !proto.Equal(fast, ref) {
+		t.Fatalf("lenient fast path and protojson differ on %.300q:\n%s", body, cmp.Diff(ref, fast, protocmp.Transform()))
+	}
+	return true
+}
+
+// TestLenientFastPathTakesNewKeys: an answer whose only novelty is keys the
+// mirror lacks, anywhere and holding anything, takes the lenient fast path;
+// one with another problem besides does not.
+func TestLenientFastPathTakesNewKeys(t *testing.T) {
+	withNew := func(path []string, v any) []byte { return mutate(t, path, v) }
+	cases := []struct {
+		name    string
+		body    []byte
+		lenient bool
+	}{
+		{"top-level key", withNew([]string{"brand_new"}, 1), true},
+		{"nested key", withNew([]string{"member", "brand_new"}, "x"), true},
+		{"key holding nulls and objects", withNew([]string{"member_session", "brand_new"}, []any{nil, map[string]any{"a": nil}}), true},
+		{"case-different key", []byte(`{"Member_Id":"a","member_id":"b"}`), true},
+		{"new key and an offset timestamp", []byte(`{"brand_new":1,"member":{"created_at":"2024-01-02T03:04:05+02:00"}}`), false},
+		{"new key and a duplicate", []byte(`{"brand_new":1,"member_id":"a","member_id":"b"}`), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := agreeLenient(t, tc.body); got != tc.lenient {
+				t.Errorf("lenient fast path taken = %v, want %v", got, tc.lenient)
+			}
+		})
+	}
 }
 
 // mutate returns the typical fixture with one key's value replaced.

@@ -10,8 +10,10 @@ package translate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -45,12 +47,22 @@ type DriftReporter interface {
 // drift (which may be nil) and otherwise ignored.
 //
 // The common case, a body the mirror fully knows in the form Stytch sends,
-// costs one fast struct decode (fast.go). Anything else is decoded by
-// protojson: strictly, and when that fails leniently, and then scanned for
-// the unknown keys that made the strict pass fail.
+// costs one fast struct decode (fast.go). A body whose only novelty is keys
+// the mirror lacks (Stytch adds fields) costs a second fast decode that
+// skips them, and the drift scan that reports them. Anything else is
+// decoded by protojson: strictly, and when that fails leniently, and then
+// scanned for the unknown keys that made the strict pass fail.
 func Unmarshal(body []byte, m proto.Message, drift DriftReporter) error {
-	if fastUnmarshal(body, m) == nil {
+	err := fastUnmarshal(body, m)
+	if err == nil {
 		return nil
+	}
+	if errors.Is(err, json.ErrUnknownName) {
+		proto.Reset(m)
+		if fastUnmarshalLenient(body, m) == nil {
+			reportDrift(body, m, drift)
+			return nil
+		}
 	}
 	proto.Reset(m)
 	if RequestUnmarshalOptions.Unmarshal(body, m) == nil {
@@ -60,12 +72,18 @@ func Unmarshal(body []byte, m proto.Message, drift DriftReporter) error {
 	if err := upstreamUnmarshalOptions.Unmarshal(body, m); err != nil {
 		return err
 	}
+	reportDrift(body, m, drift)
+	return nil
+}
+
+// reportDrift tells drift (which may be nil) the unknown keys of body, which
+// decoded into m.
+func reportDrift(body []byte, m proto.Message, drift DriftReporter) {
 	if drift != nil {
 		// The body decoded, so it is valid JSON; a scan error cannot happen,
 		// and would only cost drift reports.
 		_ = scanUnknown(jsontext.NewDecoder(bytes.NewReader(body)), m.ProtoReflect().Descriptor(), "", drift)
 	}
-	return nil
 }
 
 // Struct and friends hold arbitrary keys: nothing inside them is drift.
