@@ -146,7 +146,6 @@ type tokenBearer interface{ GetToken() string }
 // logging writes the call line; audited says the chain's audit interceptor
 // writes an event for every attest.
 func logging(cl *CallLog, audited bool) grpc.UnaryServerInterceptor {
-	log, lines := cl.log, cl.lines
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
@@ -157,45 +156,17 @@ func logging(cl *CallLog, audited bool) grpc.UnaryServerInterceptor {
 		level := callLevel(e, info.FullMethod == b2bsessionv1.SessionService_Attest_FullMethodName, audited)
 		// The line is built only when it will be written: this runs on
 		// every call, and at info most calls' lines are debug.
-		if !log.Enabled(ctx, level) {
+		if !cl.log.Enabled(ctx, level) {
 			return resp, err
 		}
-		var suppressed int64
-		if e != nil {
-			ok, n := lines.allow(e.Body.GetErrorType())
-			if !ok {
-				return resp, err
-			}
-			suppressed = n
-		}
-		caller := CallerOf(ctx)
-		attrs := []slog.Attr{
-			slog.String("method", info.FullMethod),
-			slog.String("request_id", RequestID(ctx)),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("caller", caller.Name),
-			slog.String("caller_via", caller.Via),
-			slog.String("peer", caller.Addr),
+		line := callLine{
+			method: info.FullMethod, requestID: RequestID(ctx), took: time.Since(start),
+			caller: CallerOf(ctx), err: e, stytchRequestID: stytchRequestID(resp, err),
 		}
 		if t, ok := req.(tokenBearer); ok && t.GetToken() != "" {
-			attrs = append(attrs, slog.String("token_fp", tokenFingerprint(ctx, t.GetToken())))
+			line.tokenFP = tokenFingerprint(ctx, t.GetToken())
 		}
-		if e != nil {
-			attrs = append(attrs,
-				slog.String("code", e.Code.String()),
-				slog.String("error_type", e.Body.GetErrorType()),
-				slog.Int("status_code", int(e.Body.GetStatusCode())),
-				slog.String("error_domain", e.Domain))
-		} else {
-			attrs = append(attrs, slog.String("code", codes.OK.String()))
-		}
-		if id := stytchRequestID(resp, err); id != "" || e != nil {
-			attrs = append(attrs, slog.String("stytch_request_id", id))
-		}
-		if suppressed > 0 {
-			attrs = append(attrs, slog.Int64("suppressed", suppressed))
-		}
-		log.LogAttrs(ctx, level, "call", attrs...)
+		cl.write(ctx, level, line)
 		return resp, err
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/attestd/attestd/service/apierr"
 )
 
@@ -30,26 +32,58 @@ func NewCallLog(log *slog.Logger) *CallLog {
 // (never debug): at info, as callLevel has it, a call nothing else records
 // keeps its line.
 func (l *CallLog) Refused(ctx context.Context, method, peer, requestID string, e *apierr.Error, took time.Duration) {
-	level := levelFor(e.Code)
+	l.write(ctx, levelFor(e.Code), callLine{
+		method: method, requestID: requestID, took: took,
+		caller: Caller{Via: "anonymous", Addr: peer}, err: e,
+	})
+}
+
+// callLine is what a call line says, whoever writes it.
+type callLine struct {
+	method, requestID string
+	took              time.Duration
+	caller            Caller
+	tokenFP           string        // "" when the call has no token
+	err               *apierr.Error // nil on success
+	stytchRequestID   string
+}
+
+// write writes c at level; a failure's line only within its error type's
+// budget, carrying the count of the lines left out before it.
+func (l *CallLog) write(ctx context.Context, level slog.Level, c callLine) {
 	if !l.log.Enabled(ctx, level) {
 		return
 	}
-	ok, suppressed := l.lines.allow(e.Body.GetErrorType())
-	if !ok {
-		return
+	var suppressed int64
+	if c.err != nil {
+		ok, n := l.lines.allow(c.err.Body.GetErrorType())
+		if !ok {
+			return
+		}
+		suppressed = n
 	}
 	attrs := []slog.Attr{
-		slog.String("method", method),
-		slog.String("request_id", requestID),
-		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-		slog.String("caller", ""),
-		slog.String("caller_via", "anonymous"),
-		slog.String("peer", peer),
-		slog.String("code", e.Code.String()),
-		slog.String("error_type", e.Body.GetErrorType()),
-		slog.Int("status_code", int(e.Body.GetStatusCode())),
-		slog.String("error_domain", e.Domain),
-		slog.String("stytch_request_id", ""),
+		slog.String("method", c.method),
+		slog.String("request_id", c.requestID),
+		slog.Float64("duration_ms", float64(c.took.Microseconds())/1000),
+		slog.String("caller", c.caller.Name),
+		slog.String("caller_via", c.caller.Via),
+		slog.String("peer", c.caller.Addr),
+	}
+	if c.tokenFP != "" {
+		attrs = append(attrs, slog.String("token_fp", c.tokenFP))
+	}
+	if e := c.err; e != nil {
+		attrs = append(attrs,
+			slog.String("code", e.Code.String()),
+			slog.String("error_type", e.Body.GetErrorType()),
+			slog.Int("status_code", int(e.Body.GetStatusCode())),
+			slog.String("error_domain", e.Domain))
+	} else {
+		attrs = append(attrs, slog.String("code", codes.OK.String()))
+	}
+	if c.stytchRequestID != "" || c.err != nil {
+		attrs = append(attrs, slog.String("stytch_request_id", c.stytchRequestID))
 	}
 	if suppressed > 0 {
 		attrs = append(attrs, slog.Int64("suppressed", suppressed))

@@ -31,7 +31,7 @@ func PropagateHTTP(p propagation.TextMapPropagator, next http.Handler) http.Hand
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, k := range keys {
 			if len(r.Header[k]) > 0 {
-				r = r.WithContext(p.Extract(r.Context(), headerCarrier(r.Header)))
+				r = r.WithContext(p.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 				break
 			}
 		}
@@ -83,15 +83,12 @@ func (t *propagateTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {
 		return t.next.RoundTrip(r)
 	}
+	// A RoundTripper must not change the caller's request: a shallow copy
+	// with headers of its own.
 	out := new(http.Request)
 	*out = *r
-	// The values are shared with r: Set replaces a key's slice, it never
-	// writes into one.
-	out.Header = make(http.Header, len(r.Header)+3)
-	for k, v := range r.Header {
-		out.Header[k] = v
-	}
-	t.p.Inject(ctx, headerCarrier(out.Header))
+	out.Header = r.Header.Clone()
+	t.p.Inject(ctx, propagation.HeaderCarrier(out.Header))
 	return t.next.RoundTrip(out)
 }
 
@@ -101,43 +98,6 @@ func (t *propagateTransport) CloseIdleConnections() {
 	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-// headerCarrier is propagation.HeaderCarrier without its allocations:
-// http.Header's Get and Set canonicalize the propagators' lower-case keys
-// into a new string on every call; the W3C ones are spelt out here.
-type headerCarrier http.Header
-
-func canonical(key string) string {
-	switch key {
-	case "traceparent":
-		return "Traceparent"
-	case "tracestate":
-		return "Tracestate"
-	case "baggage":
-		return "Baggage"
-	}
-	return http.CanonicalHeaderKey(key)
-}
-
-// Get implements propagation.TextMapCarrier.
-func (h headerCarrier) Get(key string) string {
-	if v := h[canonical(key)]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// Set implements propagation.TextMapCarrier.
-func (h headerCarrier) Set(key, value string) { h[canonical(key)] = []string{value} }
-
-// Keys implements propagation.TextMapCarrier.
-func (h headerCarrier) Keys() []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // mdCarrier reads the metadata PropagateUnary collected; its keys are

@@ -28,8 +28,10 @@ const credentialsCondition = "stytch_credentials"
 type credentialsWatch struct {
 	log       *slog.Logger
 	projectID string
-	stop      chan struct{}
-	done      sync.WaitGroup
+	// ctx ends at close, and with it the probing and any check under way.
+	ctx  context.Context
+	stop context.CancelFunc
+	done sync.WaitGroup
 
 	mu     sync.Mutex
 	admin  *observe.Admin // nil when the admin listener is off
@@ -37,7 +39,8 @@ type credentialsWatch struct {
 }
 
 func newCredentialsWatch(log *slog.Logger, projectID string) *credentialsWatch {
-	return &credentialsWatch{log: log, projectID: projectID, stop: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	return &credentialsWatch{log: log, projectID: projectID, ctx: ctx, stop: stop}
 }
 
 // changed is upstream.Options.OnCredentials: it must not block.
@@ -81,27 +84,17 @@ func (w *credentialsWatch) run(client *upstream.Client, admin *observe.Admin, hs
 	w.done.Add(1)
 	go func() {
 		defer w.done.Done()
-		check := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), credentialsProbeEvery)
-			defer cancel()
-			go func() { // the check ends early at close
-				select {
-				case <-w.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			_ = client.CheckCredentials(ctx) // a verdict arrives through changed
-		}
 		t := time.NewTicker(credentialsProbeEvery)
 		defer t.Stop()
 		for {
 			select {
-			case <-w.stop:
+			case <-w.ctx.Done():
 				return
 			case <-t.C:
 				if client.CredentialsRejected() {
-					check()
+					ctx, cancel := context.WithTimeout(w.ctx, credentialsProbeEvery)
+					_ = client.CheckCredentials(ctx) // a verdict arrives through changed
+					cancel()
 				}
 			}
 		}
@@ -110,10 +103,6 @@ func (w *credentialsWatch) run(client *upstream.Client, admin *observe.Admin, hs
 
 // close stops the probing and waits for it.
 func (w *credentialsWatch) close() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
+	w.stop()
 	w.done.Wait()
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/attestd/attestd/service/config"
@@ -195,15 +194,7 @@ func TestShutdownStopsGRPCWhileRESTDrains(t *testing.T) {
 		restDone <- resp.StatusCode
 	}()
 	<-entered
-	shut := make(chan error, 1)
-	go func() { shut <- h.srv.Shutdown() }()
-	hc := grpc_health_v1.NewHealthClient(h.conn)
-	for {
-		resp, err := hc.Check(ctx(t), &grpc_health_v1.HealthCheckRequest{})
-		if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
-			break
-		}
-	}
+	shut := h.beginShutdown(t)
 	c, cancel := context.WithTimeout(ctx(t), 5*time.Second)
 	defer cancel()
 	// A new call while the REST call is still held at Stytch.

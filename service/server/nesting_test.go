@@ -253,22 +253,6 @@ func BenchmarkNestedAttackGRPC(b *testing.B) {
 
 // BenchmarkNestedAttackREST is BenchmarkNestedAttackGRPC over REST.
 func BenchmarkNestedAttackREST(b *testing.B) {
-	h := start(b)
-	c := ctx(b)
 	body := `{"profile_id":"p","token":"t","session_custom_claims":` + strings.Repeat(`{"a":`, 9900) + `1` + strings.Repeat(`}`, 9900) + `}`
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		req, _ := http.NewRequestWithContext(c, http.MethodPost, h.rest+"/v1/b2b/sessions/attest", strings.NewReader(body))
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
-	}
+	benchREST(b, start(b), body, http.StatusBadRequest)
 }

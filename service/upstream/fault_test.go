@@ -915,17 +915,12 @@ func TestHugeBody(t *testing.T) {
 			}))
 			client := newClient(t, fake.URL, func(o *upstream.Options) { o.MaxResponseBytes = limit })
 
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			_, err := client.Attest(ctx(t), validRequest())
-			runtime.ReadMemStats(&after)
+			grown, err := attestAllocating(t, client)
 
 			e := wantTooLarge.check(t, err)
 			if e.Body.GetErrorMessage() != fmt.Sprintf("Stytch's answer exceeds %d bytes", limit) {
 				t.Errorf("message %q", e.Body.GetErrorMessage())
 			}
-			grown := after.TotalAlloc - before.TotalAlloc
 			t.Logf("allocated %d KiB reading a %d MiB answer (cap %d KiB)", grown>>10, huge>>20, limit>>10)
 			if grown > limit+4<<20 {
 				t.Errorf("allocated %d bytes for a %d-byte cap: the read is not capped", grown, limit)
@@ -952,4 +947,16 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Errorf("redirect: %v (domain %q), %d requests; want attestd's upstream error naming HTTP 307 after 1 request",
 			err, e.Domain, hits.Load())
 	}
+}
+
+// attestAllocating makes one Attest and returns the bytes the process
+// allocated meanwhile, and the call's error.
+func attestAllocating(t *testing.T, client *upstream.Client) (uint64, error) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := client.Attest(ctx(t), validRequest())
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc, err
 }
