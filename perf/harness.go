@@ -58,6 +58,7 @@ func runHarness(args []string) (err error) {
 	logLevel := fs.String("log-level", "info", "attestd's ATTESTD_LOG_LEVEL (info, production's, logs two lines per call)")
 	gogc := fs.String("gogc", "", "GOGC for every Go target: attestd, floor, revproxy (empty: Go's default)")
 	only := fs.String("only", "", "comma-separated targets to run ("+strings.Join(targetNames, ",")+"); empty: all")
+	baseline := fs.String("baseline", "", "a git revision whose attestd is measured too, in the same run, as rest@base and grpc@base (before and after a change)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func runHarness(args []string) (err error) {
 	if *gogc != "" {
 		goEnv = append(goEnv, "GOGC="+*gogc)
 	}
-	path := "/v1/b2b/sessions/attest"
+	path := attestPath
 
 	// The upstream: Stytch's typical answer, fixed.
 	up, upAddr, err := startListening(ctx, &procs, "upstream", exec.Command(self, "upstream"))
@@ -198,41 +199,22 @@ func runHarness(args []string) (err error) {
 	}
 
 	if want["rest"] || want["grpc"] {
-		// attestd in front of the same upstream.
-		attestd := filepath.Join(dir, "attestd")
-		if out, err := command(ctx, "go", "build", "-o", attestd, "./cmd/attestd").CombinedOutput(); err != nil {
-			return fmt.Errorf("build attestd: %v\n%s", err, out)
-		}
-		grpcAddr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		httpAddr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(attestd)
-		cmd.Env = append(slices.Clone(goEnv),
-			"STYTCH_PROJECT_ID=project-test-perf", "STYTCH_SECRET=secret-test-perf", "STYTCH_BASE_URL=http://"+upAddr,
-			"ATTESTD_GRPC_ADDR="+grpcAddr, "ATTESTD_HTTP_ADDR="+httpAddr, "ATTESTD_ADMIN_ADDR=off",
-			"ATTESTD_LOG_LEVEL="+*logLevel, "ATTESTD_UPSTREAM_MAX_CONCURRENT=1024")
-		cmd.Stderr = logTo("attestd")
-		at, err := procs.start("attestd", cmd)
-		if err != nil {
-			return err
-		}
-		for _, a := range []string{grpcAddr, httpAddr} {
-			if err := waitListening(ctx, a, at); err != nil {
-				return fmt.Errorf("attestd: %w", err)
+		// attestd in front of the same upstream; with -baseline, the
+		// baseline's attestd too, measured right after it.
+		builds := []struct{ suffix, src string }{{"", "."}}
+		if *baseline != "" {
+			src := filepath.Join(dir, "baseline")
+			if err := exportRevision(ctx, *baseline, src); err != nil {
+				return err
 			}
+			builds = append(builds, struct{ suffix, src string }{"@base", src})
 		}
-		if want["rest"] {
-			targets = append(targets, target{name: "rest", url: "http://" + httpAddr + path,
-				pids: func() []int { return []int{at.pid()} }, proxy: true})
-		}
-		if want["grpc"] {
-			targets = append(targets, target{name: "grpc", grpc: grpcAddr,
-				pids: func() []int { return []int{at.pid()} }, proxy: true})
+		for _, b := range builds {
+			ts, err := startAttestd(ctx, &procs, dir, b.src, b.suffix, upAddr, *logLevel, goEnv, logTo, want)
+			if err != nil {
+				return err
+			}
+			targets = append(targets, ts...)
 		}
 	}
 	if !want["upstream"] {
@@ -611,3 +593,66 @@ func withChildren(pid int) []int {
 	}
 	return pids
 }
+
+// exportRevision writes git revision rev of this repository into dir.
+func exportRevision(ctx context.Context, rev, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	archive := filepath.Join(filepath.Dir(dir), "baseline.tar")
+	if out, err := command(ctx, "git", "archive", "-o", archive, rev).CombinedOutput(); err != nil {
+		return fmt.Errorf("-baseline %s: git archive: %v\n%s", rev, err, out)
+	}
+	if out, err := command(ctx, "tar", "-xf", archive, "-C", dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("-baseline %s: tar: %v\n%s", rev, err, out)
+	}
+	return nil
+}
+
+// startAttestd builds attestd from src and starts it in front of the
+// upstream, returning its rest and grpc targets (named with suffix).
+func startAttestd(ctx context.Context, procs *children, dir, src, suffix, upAddr, logLevel string, goEnv []string,
+	logTo func(string) *tail, want map[string]bool) ([]target, error) {
+	attestd := filepath.Join(dir, "attestd"+strings.TrimPrefix(suffix, "@"))
+	build := command(ctx, "go", "build", "-o", attestd, "./cmd/attestd")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build attestd%s: %v\n%s", suffix, err, out)
+	}
+	grpcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(attestd)
+	cmd.Env = append(slices.Clone(goEnv),
+		"STYTCH_PROJECT_ID=project-test-perf", "STYTCH_SECRET=secret-test-perf", "STYTCH_BASE_URL=http://"+upAddr,
+		"ATTESTD_GRPC_ADDR="+grpcAddr, "ATTESTD_HTTP_ADDR="+httpAddr, "ATTESTD_ADMIN_ADDR=off",
+		"ATTESTD_LOG_LEVEL="+logLevel, "ATTESTD_UPSTREAM_MAX_CONCURRENT=1024")
+	cmd.Stderr = logTo("attestd" + suffix)
+	at, err := procs.start("attestd"+suffix, cmd)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range []string{grpcAddr, httpAddr} {
+		if err := waitListening(ctx, a, at); err != nil {
+			return nil, fmt.Errorf("attestd%s: %w", suffix, err)
+		}
+	}
+	var targets []target
+	if want["rest"] {
+		targets = append(targets, target{name: "rest" + suffix, url: "http://" + httpAddr + attestPath,
+			pids: func() []int { return []int{at.pid()} }, proxy: true})
+	}
+	if want["grpc"] {
+		targets = append(targets, target{name: "grpc" + suffix, grpc: grpcAddr,
+			pids: func() []int { return []int{at.pid()} }, proxy: true})
+	}
+	return targets, nil
+}
+
+// attestPath is the route every HTTP target is loaded on.
+const attestPath = "/v1/b2b/sessions/attest"
