@@ -81,8 +81,11 @@ func Unmarshal(body []byte, m proto.Message, drift DriftReporter) error {
 func reportDrift(body []byte, m proto.Message, drift DriftReporter) {
 	if drift != nil {
 		// The body decoded, so it is valid JSON; a scan error cannot happen,
-		// and would only cost drift reports.
-		_ = scanUnknown(jsontext.NewDecoder(bytes.NewReader(body)), m.ProtoReflect().Descriptor(), "", drift)
+		// and would only cost drift reports. protojson lets a key the
+		// message lacks repeat: each is reported (the scan
+		// used to stop at the repeat, losing what followed).
+		dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+		_ = scanUnknown(dec, m.ProtoReflect().Descriptor(), "", drift)
 	}
 }
 

@@ -310,6 +310,15 @@ func TestEdgeCases(t *testing.T) {
 	}
 }
 
+// TestRepeatedUnknownKeys: protojson lets a key the mirror lacks repeat;
+// each is reported, and so is drift after it.
+func TestRepeatedUnknownKeys(t *testing.T) {
+	_, drift := decode(t, []byte(`{"x":1,"x":{"a":1,"a":2},"member":{"y":1}}`))
+	if want := []string{"x", "x", "member.y"}; !slices.Equal(drift, want) {
+		t.Errorf("drift %q, want %q", drift, want)
+	}
+}
+
 func TestBadUpstreamJSON(t *testing.T) {
 	full := stytchtest.Full()
 	cases := map[string][]byte{
