@@ -82,6 +82,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	if m == nil {
 		return nil, fmt.Errorf("codec: cannot marshal %T, want a proto.Message", v)
 	}
+	if vt, ok := m.(vtMessage); ok {
+		return marshalVT(vt)
+	}
 	// The Size call lets UseCachedSize skip a second sizing pass; the
 	// message is not mutated in between.
 	size := proto.Size(m)
@@ -96,6 +99,34 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	pool := mem.DefaultBufferPool()
 	buf := pool.Get(size)
 	if _, err := opts.MarshalAppend((*buf)[:0], m); err != nil {
+		pool.Put(buf)
+		return nil, err
+	}
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// vtMessage is a message with vtprotobuf's generated encoder (attestd's
+// own: the Stytch mirror); gRPC's health and reflection messages lack it.
+type vtMessage interface {
+	SizeVT() int
+	MarshalToSizedBufferVT(dAtA []byte) (int, error)
+}
+
+// marshalVT encodes m with its generated code, which produces the same
+// bytes as proto.Marshal without reflection (TestVTMatchesProto), into a
+// pooled buffer when it is large enough to be worth one.
+func marshalVT(m vtMessage) (mem.BufferSlice, error) {
+	size := m.SizeVT()
+	if mem.IsBelowBufferPoolingThreshold(size) {
+		buf := make([]byte, size)
+		if _, err := m.MarshalToSizedBufferVT(buf); err != nil {
+			return nil, err
+		}
+		return mem.BufferSlice{mem.SliceBuffer(buf)}, nil
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(size)
+	if _, err := m.MarshalToSizedBufferVT((*buf)[:size]); err != nil {
 		pool.Put(buf)
 		return nil, err
 	}
