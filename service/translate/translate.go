@@ -10,14 +10,15 @@ package translate
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/attestd/attestd/gen/go/stytchjson"
+	"github.com/attestd/attestd/service/jsonlimit"
 )
 
 // MarshalOptions renders a message exactly as Stytch does: proto field names
@@ -32,9 +33,10 @@ var MarshalOptions = protojson.MarshalOptions{
 // is an error that names it, so a misspelt field never vanishes silently.
 var RequestUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: false}
 
-// upstreamUnmarshalOptions decodes what Stytch sends once an unknown key has
-// been seen: unknown keys are ignored (the drift scan reports them) so a new
-// Stytch field never breaks attestd.
+// upstreamUnmarshalOptions decodes what Stytch sends when the strict pass
+// failed: unknown keys are ignored (the drift scan reports them) so a new
+// Stytch field never breaks attestd. The generated decoder follows the same
+// rules.
 var upstreamUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: true}
 
 // DriftReporter is told about every key Stytch sent that the protobuf mirror
@@ -46,23 +48,17 @@ type DriftReporter interface {
 // Unmarshal decodes a Stytch JSON body into m. Unknown keys are reported to
 // drift (which may be nil) and otherwise ignored.
 //
-// The common case, a body the mirror fully knows in the form Stytch sends,
-// costs one fast struct decode (fast.go). A body whose only novelty is keys
-// the mirror lacks (Stytch adds fields) costs a second fast decode that
-// skips them, and the drift scan that reports them. Anything else is
-// decoded by protojson: strictly, and when that fails leniently, and then
-// scanned for the unknown keys that made the strict pass fail.
+// The common cases, a body in the form Stytch sends, with or without keys
+// the mirror lacks, cost one pass of the generated decoder
+// (gen/go/stytchjson), which reports the unknown keys as it skips them.
+// Anything it refuses is decoded by protojson, the reference: strictly,
+// and when that fails leniently, and then scanned for the unknown keys
+// that made the strict pass fail.
 func Unmarshal(body []byte, m proto.Message, drift DriftReporter) error {
-	err := fastUnmarshal(body, m)
-	if err == nil {
+	// Nesting deeper than a request may (jsonlimit) is left to protojson:
+	// the generated decoder recurses once a level.
+	if (stytchjson.Options{MaxDepth: jsonlimit.MaxDepth, Drift: drift}).Unmarshal(body, m) == nil {
 		return nil
-	}
-	if errors.Is(err, json.ErrUnknownName) {
-		proto.Reset(m)
-		if fastUnmarshalLenient(body, m) == nil {
-			reportDrift(body, m, drift)
-			return nil
-		}
 	}
 	proto.Reset(m)
 	if RequestUnmarshalOptions.Unmarshal(body, m) == nil {
@@ -82,8 +78,8 @@ func reportDrift(body []byte, m proto.Message, drift DriftReporter) {
 	if drift != nil {
 		// The body decoded, so it is valid JSON; a scan error cannot happen,
 		// and would only cost drift reports. protojson lets a key the
-		// message lacks repeat: each is reported (the scan
-		// used to stop at the repeat, losing what followed).
+		// message lacks repeat: each is reported, as the generated decoder
+		// does.
 		dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
 		_ = scanUnknown(dec, m.ProtoReflect().Descriptor(), "", drift)
 	}
