@@ -75,7 +75,10 @@ func guard(next http.Handler, l Limits) http.Handler {
 		slots = make(chan struct{}, l.MaxInFlight)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, _ := verbatim.WithSlot(r.Context()) // this call's, and its alone
+		// This call's slot, and its alone; what it holds goes back to the
+		// upstream client's pool once the answer is written.
+		ctx, slot := verbatim.WithSlot(r.Context())
+		defer slot.Release()
 		if l.Refused != nil {
 			ctx = context.WithValue(ctx, refusedKey{}, &refusal{hook: l.Refused, start: time.Now()})
 		}

@@ -20,7 +20,7 @@ type keeper struct {
 }
 
 func (k keeper) Attest(ctx context.Context, _ *b2bsessionv1.AttestRequest) (*b2bsessionv1.AttestResponse, error) {
-	verbatim.Keep(ctx, k.answer, []byte(`{"stytch":"bytes"}`))
+	verbatim.Keep(ctx, k.answer, []byte(`{"stytch":"bytes"}`), nil)
 	return k.answer, nil
 }
 

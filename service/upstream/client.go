@@ -583,7 +583,16 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, sent time.Time)
 		}
 	}
 
-	raw, err := readCapped(resp.Body, c.opts.MaxResponseBytes, resp.ContentLength)
+	buf := answerBuffers.get()
+	raw, err := readCappedInto((*buf)[:0], resp.Body, c.opts.MaxResponseBytes, resp.ContentLength)
+	kept := false
+	defer func() {
+		// Back to the pool unless a REST call's verbatim slot holds it;
+		// nothing decoded from raw refers to it (strings are copies).
+		if !kept {
+			answerBuffers.put(buf, raw)
+		}
+	}()
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			return tooLarge(err)
@@ -627,7 +636,7 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, sent time.Time)
 	// Stytch created a session with attestd's credentials: they are good.
 	c.setCredentials(false)
 	// A REST call serves these very bytes, now that they are judged valid.
-	verbatim.Keep(ctx, out, raw)
+	kept = verbatim.Keep(ctx, out, raw, func() { answerBuffers.put(buf, raw) })
 	return result{resp: out, outcome: breaker.Success}
 }
 
@@ -648,11 +657,19 @@ var errTooLarge = errors.New("upstream response too large")
 // allocates about twice the cap in all (io.ReadAll's gentler growth would
 // allocate about five times).
 func readCapped(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	return readCappedInto(nil, r, limit, sizeHint)
+}
+
+// readCappedInto is readCapped appending to buf (empty, with room to
+// reuse), which it grows as readCapped would grow a new one.
+func readCappedInto(buf []byte, r io.Reader, limit, sizeHint int64) ([]byte, error) {
 	initial := int64(512)
 	if sizeHint >= 0 {
 		initial = sizeHint
 	}
-	buf := make([]byte, 0, min(initial, limit))
+	if want := min(initial, limit); int64(cap(buf)) < want {
+		buf = make([]byte, 0, want)
+	}
 	for {
 		if int64(len(buf)) == limit {
 			// Full: one more byte means over the cap. It is read into a

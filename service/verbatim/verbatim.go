@@ -32,9 +32,11 @@ import (
 
 // Slot receives one REST call's verbatim answer.
 type Slot struct {
-	mu  sync.Mutex
-	msg proto.Message
-	raw []byte
+	mu       sync.Mutex
+	msg      proto.Message
+	raw      []byte
+	release  func()
+	released bool
 }
 
 type slotKey struct{}
@@ -48,15 +50,46 @@ func WithSlot(ctx context.Context) (context.Context, *Slot) {
 
 // Keep records raw as the verbatim form of msg, the answer just decoded and
 // judged valid from it, if ctx belongs to a call that has a Slot (a REST
-// call); otherwise it does nothing. raw must not change afterwards.
-func Keep(ctx context.Context, msg proto.Message, raw []byte) {
+// call) that has not been released. It reports whether it did: then raw
+// belongs to the Slot, which calls release (when not nil) once the call is
+// over (Release), and raw must not change before that; otherwise raw is
+// still the caller's.
+func Keep(ctx context.Context, msg proto.Message, raw []byte, release func()) bool {
 	s, _ := ctx.Value(slotKey{}).(*Slot)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released {
+		// The call is over: an attempt that outlived its caller.
+		return false
+	}
+	if s.release != nil {
+		s.release() // a second answer for the call replaces the first
+	}
+	s.msg, s.raw, s.release = msg, raw, release
+	return true
+}
+
+// Release ends the Slot's life with its call's: the bytes it holds are
+// handed back (to the upstream client's buffer pool) and nothing is kept
+// afterwards. The gateway calls it once the answer has been written; a nil
+// Slot and a second call do nothing.
+func (s *Slot) Release() {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	s.msg, s.raw = msg, raw
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.released {
+		return
+	}
+	s.released = true
+	if s.release != nil {
+		s.release()
+	}
+	s.msg, s.raw, s.release = nil, nil, nil
 }
 
 // Moved tells the call's Slot that the answer from has been moved, unchanged,

@@ -17,8 +17,8 @@ func TestHandOver(t *testing.T) {
 
 	ctx, slot := verbatim.WithSlot(context.Background())
 	otherCtx, otherSlot := verbatim.WithSlot(context.Background())
-	verbatim.Keep(ctx, answer, raw)
-	verbatim.Keep(context.Background(), other, []byte("no slot: dropped")) // a gRPC call
+	verbatim.Keep(ctx, answer, raw, nil)
+	verbatim.Keep(context.Background(), other, []byte("no slot: dropped"), nil) // a gRPC call
 
 	cases := []struct {
 		name string
@@ -55,4 +55,38 @@ func TestHandOver(t *testing.T) {
 	if verbatim.From(context.Background()) != nil || verbatim.From(ctx) != slot {
 		t.Error("From finds the wrong slot")
 	}
+}
+
+// TestRelease: the slot hands its bytes back exactly once, when the call is
+// over; an answer that comes after that (an attempt that outlived its
+// caller) is not kept, so its bytes stay its reader's; a second answer
+// releases the first's.
+func TestRelease(t *testing.T) {
+	ctx, slot := verbatim.WithSlot(context.Background())
+	var first, second, late int
+	answer := &b2bsessionv1.AttestResponse{}
+	if !verbatim.Keep(ctx, answer, []byte("1"), func() { first++ }) {
+		t.Fatal("not kept")
+	}
+	if !verbatim.Keep(ctx, answer, []byte("2"), func() { second++ }) || first != 1 {
+		t.Fatalf("second answer: first released %d times", first)
+	}
+	if got, ok := slot.Bytes(answer); !ok || string(got) != "2" {
+		t.Fatalf("holds %q %v", got, ok)
+	}
+	slot.Release()
+	slot.Release()
+	if first != 1 || second != 1 {
+		t.Errorf("released %d and %d times, want once each", first, second)
+	}
+	if _, ok := slot.Bytes(answer); ok {
+		t.Error("bytes served after release")
+	}
+	if verbatim.Keep(ctx, answer, []byte("3"), func() { late++ }) || late != 0 {
+		t.Error("an answer after release was kept")
+	}
+	if verbatim.Keep(context.Background(), answer, []byte("4"), nil) {
+		t.Error("kept without a slot")
+	}
+	(*verbatim.Slot)(nil).Release() // no slot: nothing to do
 }
