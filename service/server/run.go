@@ -23,6 +23,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return 2
 	}
 	log := NewLogger(cfg, stderr)
+	applyMemoryLimit(getenv, log)
 	s, err := Start(ctx, cfg, log)
 	var cfgErr *config.Error
 	if errors.As(err, &cfgErr) { // e.g. a malformed emulator seed
