@@ -9,16 +9,15 @@
 package stytchjson
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"math"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -26,10 +25,16 @@ import (
 
 // ErrRefused is the answer for a body that may be fine but that this
 // decoder leaves to protojson: a form protojson might decode differently
-// (a quoted or fractional number, a timestamp with an offset, …), nesting
-// beyond Options.MaxDepth, or a message type it was not generated for.
-// Malformed JSON is reported by jsontext's own errors.
+// (a quoted or fractional number, a timestamp with an offset, an escaped
+// lone surrogate, …), nesting beyond Options.MaxDepth, or a message type
+// it was not generated for.
 var ErrRefused = errors.New("stytchjson: left to protojson")
+
+// ErrSyntax is the answer for a body that is not JSON (RFC 8259, in
+// UTF-8): truncated, misspelt, a control character or invalid UTF-8 in a
+// string, a value after the top-level one. It carries no position: the
+// caller hands the body to protojson, which says where.
+var ErrSyntax = errors.New("stytchjson: invalid JSON")
 
 // UnknownKeyReporter is told the JSON path of every key the message does
 // not have, e.g. `member.roles[].sources[].weight` (list elements are
@@ -43,8 +48,8 @@ type Options struct {
 	// MaxDepth is the deepest nesting of objects and arrays decoded, the
 	// top-level object being level 1; anything deeper is refused, so the
 	// decoder's recursion stays shallow whatever the input. Zero or less
-	// leaves only jsontext's own limit (10000 levels). Values of unknown
-	// keys are skipped without recursion and not held to it.
+	// (or more than hardDepth) leaves hardDepth. Values of unknown keys
+	// are skipped without recursion and held to hardDepth only.
 	MaxDepth int
 
 	// Drift, if not nil, is told about unknown keys, in document order,
@@ -52,25 +57,30 @@ type Options struct {
 	Drift UnknownKeyReporter
 }
 
+// hardDepth bounds nesting whatever the options: protojson's own
+// recursion limit (protowire.DefaultRecursionLimit), so that nothing
+// deeper than protojson takes is taken here.
+const hardDepth = 10000
+
 // Unmarshal decodes body into m exactly as
 // protojson.UnmarshalOptions{DiscardUnknown: true} would, or fails: with
-// ErrRefused, or with a syntax error for malformed JSON. On failure m may
-// hold part of the body; the caller resets it before trying protojson.
+// ErrRefused, or with ErrSyntax for malformed JSON. On failure m may hold
+// part of the body; the caller resets it before trying protojson. Every
+// string decoded is a copy: body may be reused once Unmarshal returns.
 func (o Options) Unmarshal(body []byte, m proto.Message) error {
 	d := decoders.Get().(*decoder)
 	defer d.release()
-	d.in = *bytes.NewBuffer(body)
-	d.dec.Reset(&d.in, allowDuplicateNames)
+	d.buf, d.pos, d.depth = body, 0, 0
 	d.maxDepth, d.report = o.MaxDepth, o.Drift != nil
+	if d.maxDepth <= 0 || d.maxDepth > hardDepth {
+		d.maxDepth = hardDepth
+	}
 	if err := d.top(m); err != nil {
 		return err
 	}
-	// protojson takes one value; jsontext would read on into a stream.
-	if _, err := d.dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			err = ErrRefused
-		}
-		return err
+	// protojson takes one value, and whitespace around it.
+	if d.ws(); d.pos < len(d.buf) {
+		return ErrSyntax
 	}
 	for _, path := range d.drift {
 		o.Drift.UnknownKey(path)
@@ -78,16 +88,19 @@ func (o Options) Unmarshal(body []byte, m proto.Message) error {
 	return nil
 }
 
-// decoder is one decode's state. Decoders are pooled: the jsontext.Decoder
-// keeps its state tables, the path and scratch buffers their capacity.
+// decoder is one decode's state: a cursor over the body, which it reads in
+// place and never writes. Decoders are pooled: the path, scratch and list
+// buffers keep their capacity.
 type decoder struct {
-	in       bytes.Buffer // aliases the body: jsontext reads it in place
-	dec      *jsontext.Decoder
+	buf      []byte // the body
+	pos      int    // the next byte of buf to read
+	depth    int    // objects and arrays open around pos (skip's excepted)
 	maxDepth int
 	report   bool     // collect drift
 	path     []string // keys from the top to the object being decoded
 	drift    []string // paths of the unknown keys met so far
 	scratch  []byte   // unescaped keys and strings
+	stack    []byte   // the closing bytes of the containers skip is in
 
 	// The elements of the lists being decoded, innermost last: a list is
 	// gathered here and then allocated once, at its length.
@@ -96,23 +109,13 @@ type decoder struct {
 	values []*structpb.Value
 }
 
-// allowDuplicateNames spares jsontext the set of names of every object:
-// the generated code refuses a field given twice itself, with a bit per
-// field, as protojson does, and like protojson lets a key the message lacks
-// repeat (and reports each). A Struct refuses a repeated key.
-var allowDuplicateNames = jsontext.AllowDuplicateNames(true)
-
-var decoders = sync.Pool{New: func() any {
-	d := &decoder{}
-	d.dec = jsontext.NewDecoder(&d.in)
-	return d
-}}
+var decoders = sync.Pool{New: func() any { return &decoder{} }}
 
 func (d *decoder) release() {
 	// Drop every reference to the body and to what was decoded.
-	d.in = bytes.Buffer{}
-	d.dec.Reset(&d.in)
+	d.buf = nil
 	d.path, d.drift, d.scratch = reuse(d.path), reuse(d.drift), reuse(d.scratch)
+	d.stack = reuse(d.stack)
 	d.items, d.strs, d.values = reuse(d.items), reuse(d.strs), reuse(d.values)
 	decoders.Put(d)
 }
@@ -127,65 +130,294 @@ func reuse[S ~[]E, E any](s S) S {
 	return s[:0]
 }
 
-// open reads the token that begins an object or array (kind '{' or '['),
+// ws skips whitespace and returns the byte after it, 0 at the end of the
+// body (a NUL byte outside a string is never valid JSON either).
+func (d *decoder) ws() byte {
+	for d.pos < len(d.buf) {
+		switch c := d.buf[d.pos]; c {
+		case ' ', '\n', '\t', '\r':
+			d.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// open reads the byte that begins an object or array ('{' or '['),
 // refusing any other value, and nesting beyond maxDepth.
-func (d *decoder) open(kind jsontext.Kind) error {
-	if d.dec.PeekKind() != kind {
+func (d *decoder) open(c byte) error {
+	if d.ws() != c {
 		return ErrRefused
 	}
-	if _, err := d.dec.ReadToken(); err != nil {
-		return err
-	}
-	if d.maxDepth > 0 && d.dec.StackDepth() > d.maxDepth {
+	d.pos++
+	if d.depth++; d.depth > d.maxDepth {
 		return ErrRefused
 	}
 	return nil
 }
 
-// close reads the token that ends the object or array being decoded.
-func (d *decoder) close() error {
-	_, err := d.dec.ReadToken()
-	return err
-}
-
-// null consumes a null, reporting whether there was one.
-func (d *decoder) null() (bool, error) {
-	if d.dec.PeekKind() != 'n' {
+// next reads what comes before an element of the object or array being
+// decoded (closing byte end): nothing before the first, a ',' before any
+// other, and whitespace. At the closing byte it reads that and reports
+// false, with a nil error.
+func (d *decoder) next(end byte, first bool) (more bool, err error) {
+	c := d.ws()
+	switch {
+	case c == end:
+		d.pos++
+		d.depth--
 		return false, nil
+	case first:
+		return true, nil
+	case c == ',':
+		d.pos++
+		return true, nil
 	}
-	_, err := d.dec.ReadToken()
-	return true, err
+	return false, ErrSyntax
 }
 
-// name reads an object member's name, unescaped. The bytes are valid until
-// the next read; only a name holding an escape is copied (into scratch), so
-// matching it against the field names allocates nothing.
-func (d *decoder) name() ([]byte, error) {
-	v, err := d.dec.ReadValue()
+// key reads the name of the object's next member and the ':' after it
+// (first says whether it is the object's first), or reports the object's
+// end (more false, err nil). The name is valid until the next key; only
+// a name holding an escape is copied (into scratch), so matching it
+// against the field names allocates nothing.
+func (d *decoder) key(first bool) (name []byte, more bool, err error) {
+	if more, err = d.next('}', first); !more {
+		return nil, false, err
+	}
+	if d.ws() != '"' {
+		return nil, false, ErrSyntax
+	}
+	raw, escaped, err := d.scan()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1], nil
+	if d.ws() != ':' {
+		return nil, false, ErrSyntax
 	}
-	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
-	return d.scratch, err
+	d.pos++
+	if !escaped {
+		return raw, true, nil
+	}
+	d.scratch = unescape(d.scratch[:0], raw)
+	return d.scratch, true, nil
 }
 
-// text returns the Go string of a JSON string value (quotes included):
-// the one allocation a string costs.
-func (d *decoder) text(v jsontext.Value) (string, error) {
-	if bytes.IndexByte(v, '\\') < 0 {
-		return string(v[1 : len(v)-1]), nil
+// safe marks the bytes a string holds as they are: not '"', '\\', a
+// control character or the start of a multi-byte sequence.
+var safe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
 	}
-	var err error
-	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
-	return string(d.scratch), err
+	return t
+}()
+
+// scan reads a string (pos at its opening quote) and returns its bytes
+// between the quotes, as written, and whether they hold an escape. It
+// checks all of it: UTF-8, no control characters, valid escapes (an
+// escaped surrogate must be half of a pair, as protojson requires).
+func (d *decoder) scan() (raw []byte, escaped bool, err error) {
+	b := d.buf
+	start := d.pos + 1
+	ascii := true
+	for i := start; i < len(b); {
+		c := b[i]
+		if safe[c] {
+			i++
+			continue
+		}
+		switch {
+		case c == '"':
+			raw = b[start:i]
+			if !ascii && !utf8.Valid(raw) {
+				return nil, false, ErrSyntax
+			}
+			d.pos = i + 1
+			return raw, escaped, nil
+		case c == '\\':
+			n, err := escapeLen(b[i:])
+			if err != nil {
+				return nil, false, err
+			}
+			escaped = true
+			i += n
+		case c < 0x20:
+			return nil, false, ErrSyntax
+		default:
+			ascii = false
+			i++
+		}
+	}
+	return nil, false, ErrSyntax // unterminated
 }
 
-// unknown skips the value of a key the message lacks (jsontext validates
-// it as it goes), noting its path for drift. protojson reads a key in
-// brackets as an extension's name: that is protojson's to decide.
+// escapeLen checks the escape that begins b and returns its length: two
+// bytes, six for \uXXXX, twelve for a surrogate pair.
+func escapeLen(b []byte) (int, error) {
+	if len(b) < 2 {
+		return 0, ErrSyntax
+	}
+	switch b[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2, nil
+	case 'u':
+	default:
+		return 0, ErrSyntax
+	}
+	r, ok := hex4(b[2:])
+	switch {
+	case !ok:
+		return 0, ErrSyntax
+	case !utf16.IsSurrogate(r):
+		return 6, nil
+	case r >= 0xdc00 || len(b) < 12 || b[6] != '\\' || b[7] != 'u':
+		return 0, ErrRefused // a lone surrogate
+	}
+	lo, ok := hex4(b[8:])
+	switch {
+	case !ok:
+		return 0, ErrSyntax
+	case lo < 0xdc00 || lo > 0xdfff:
+		return 0, ErrRefused
+	}
+	return 12, nil
+}
+
+// hex4 parses the four hex digits that begin b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// unescape appends the text of raw, a string's bytes that scan checked, to
+// dst.
+func unescape(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(raw) && raw[j] != '\\' {
+				j++
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j
+			continue
+		}
+		switch c = raw[i+1]; c {
+		case 'u':
+			r, _ := hex4(raw[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				lo, _ := hex4(raw[i+2:])
+				r = utf16.DecodeRune(r, lo)
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		}
+		dst = append(dst, c) // '"', '\\' and '/' stand for themselves
+		i += 2
+	}
+	return dst
+}
+
+// text returns the Go string of a string's bytes as scan returned them: a
+// copy, the one allocation a string costs.
+func (d *decoder) text(raw []byte, escaped bool) string {
+	if !escaped {
+		return string(raw)
+	}
+	d.scratch = unescape(d.scratch[:0], raw)
+	return string(d.scratch)
+}
+
+// number reads a number (pos at its first byte) as JSON writes one, and
+// returns its bytes and whether it is a plain integer (no fraction or
+// exponent).
+func (d *decoder) number() (v []byte, integer bool, err error) {
+	b, i := d.buf, d.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digitsEnd(b, i+1)
+	default:
+		return nil, false, ErrSyntax
+	}
+	integer = true
+	if i < len(b) && b[i] == '.' {
+		j := digitsEnd(b, i+1)
+		if j == i+1 {
+			return nil, false, ErrSyntax
+		}
+		i, integer = j, false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digitsEnd(b, i)
+		if j == i {
+			return nil, false, ErrSyntax
+		}
+		i, integer = j, false
+	}
+	v, d.pos = b[d.pos:i], i
+	return v, integer, nil
+}
+
+// digitsEnd returns the index of the first byte at or after i that is not
+// a digit.
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// literal reads lit (true, false or null), pos at its first byte.
+func (d *decoder) literal(lit string) error {
+	if len(d.buf)-d.pos < len(lit) || string(d.buf[d.pos:d.pos+len(lit)]) != lit {
+		return ErrSyntax
+	}
+	d.pos += len(lit)
+	return nil
+}
+
+// unknown skips the value of a key the message lacks, noting its path for
+// drift. protojson reads a key in brackets as an extension's name: that is
+// protojson's to decide.
 func (d *decoder) unknown(name []byte) error {
 	if len(name) > 0 && name[0] == '[' {
 		return ErrRefused
@@ -204,7 +436,93 @@ func (d *decoder) unknown(name []byte) error {
 		b.Write(name)
 		d.drift = append(d.drift, b.String())
 	}
-	return d.dec.SkipValue()
+	return d.skip()
+}
+
+// skip reads one value of any kind and checks it, all of it, as the
+// decode would; without recursion, the containers it is in kept on
+// d.stack, and held to hardDepth with those around it.
+func (d *decoder) skip() error {
+	d.stack = d.stack[:0]
+	for {
+		// A value, or the start of one's first element.
+		switch c := d.ws(); c {
+		case '{', '[':
+			d.pos++
+			d.stack = append(d.stack, c+2) // '}' or ']'
+			if d.depth+len(d.stack) > hardDepth {
+				return ErrRefused
+			}
+			if d.ws() != c+2 {
+				if c == '{' {
+					if err := d.member(); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			// empty: closed below
+		case '"':
+			if _, _, err := d.scan(); err != nil {
+				return err
+			}
+		case 't':
+			if err := d.literal("true"); err != nil {
+				return err
+			}
+		case 'f':
+			if err := d.literal("false"); err != nil {
+				return err
+			}
+		case 'n':
+			if err := d.literal("null"); err != nil {
+				return err
+			}
+		default:
+			if _, _, err := d.number(); err != nil {
+				return err
+			}
+		}
+		// After a value: close what ends here, then move on to the next
+		// element, if any.
+		for {
+			if len(d.stack) == 0 {
+				return nil
+			}
+			end := d.stack[len(d.stack)-1]
+			c := d.ws()
+			if c == end {
+				d.pos++
+				d.stack = d.stack[:len(d.stack)-1]
+				continue
+			}
+			if c != ',' {
+				return ErrSyntax
+			}
+			d.pos++
+			if end == '}' {
+				if err := d.member(); err != nil {
+					return err
+				}
+			}
+			break
+		}
+	}
+}
+
+// member reads a skipped object's member name and the ':' after it.
+func (d *decoder) member() error {
+	if d.ws() != '"' {
+		return ErrSyntax
+	}
+	if _, _, err := d.scan(); err != nil {
+		return err
+	}
+	if d.ws() != ':' {
+		return ErrSyntax
+	}
+	d.pos++
+	return nil
 }
 
 // message decodes an object into a new T at *p (null leaves *p nil), its
@@ -234,7 +552,14 @@ func messages[T any](d *decoder, key string, p *[]*T, decode func(*decoder, *T) 
 	}
 	d.path = append(d.path, key)
 	start := len(d.items)
-	for d.dec.PeekKind() != ']' {
+	for first := true; ; first = false {
+		more, err := d.next(']', first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		m := new(T)
 		if err := decode(d, m); err != nil {
 			return err
@@ -250,7 +575,7 @@ func messages[T any](d *decoder, key string, p *[]*T, decode func(*decoder, *T) 
 		d.items = d.items[:start]
 	}
 	d.path = d.path[:len(d.path)-1]
-	return d.close()
+	return nil
 }
 
 // scalar decodes a field without presence: the value read sets it, a null
@@ -274,52 +599,63 @@ func optional[T any](d *decoder, p **T, read func(*decoder) (T, bool, error)) er
 	return err
 }
 
-// The readers of scalars report ok false for a null.
-
-// readKind reads a value that must be of kind want (for a bool, 't'
-// stands for both 't' and 'f'); anything but that or null is refused.
-func (d *decoder) readKind(want jsontext.Kind) (v jsontext.Value, ok bool, err error) {
-	v, err = d.dec.ReadValue()
-	switch {
-	case err != nil:
-		return nil, false, err
-	case v.Kind() == want, want == 't' && v.Kind() == 'f':
-		return v, true, nil
-	case v.Kind() == 'n':
-		return nil, false, nil
+// null consumes a null, reporting whether there was one.
+func (d *decoder) null() (bool, error) {
+	if d.ws() != 'n' {
+		return false, nil
 	}
-	return nil, false, ErrRefused
+	return true, d.literal("null")
 }
 
+// The readers of scalars report ok false for a null, and refuse a value of
+// another kind.
+
 func (d *decoder) readString() (string, bool, error) {
-	v, ok, err := d.readKind('"')
-	if !ok {
-		return "", false, err
+	switch d.ws() {
+	case '"':
+		raw, escaped, err := d.scan()
+		if err != nil {
+			return "", false, err
+		}
+		return d.text(raw, escaped), true, nil
+	case 'n':
+		return "", false, d.literal("null")
 	}
-	s, err := d.text(v)
-	return s, true, err
+	return "", false, ErrRefused
 }
 
 func (d *decoder) readBool() (bool, bool, error) {
-	v, ok, err := d.readKind('t')
-	return ok && v[0] == 't', ok, err
+	switch d.ws() {
+	case 't':
+		return true, true, d.literal("true")
+	case 'f':
+		return false, true, d.literal("false")
+	case 'n':
+		return false, false, d.literal("null")
+	}
+	return false, false, ErrRefused
 }
 
 func (d *decoder) readInt32() (int32, bool, error) {
-	v, ok, err := d.readKind('0')
-	if !ok {
-		return 0, false, err
+	switch c := d.ws(); {
+	case c == '-' || '0' <= c && c <= '9':
+		v, integer, err := d.number()
+		if err != nil {
+			return 0, false, err
+		}
+		n, ok := parseInt32(v)
+		if !integer || !ok {
+			return 0, false, ErrRefused
+		}
+		return n, true, nil
+	case c == 'n':
+		return 0, false, d.literal("null")
 	}
-	n, ok := parseInt32(v)
-	if !ok {
-		return 0, false, ErrRefused
-	}
-	return n, true, nil
+	return 0, false, ErrRefused
 }
 
-// parseInt32 takes a JSON number (valid, as jsontext read it) written as a
-// plain integer within int32's range. Fractions and exponents protojson
-// reads by rules of its own: they are refused.
+// parseInt32 takes a JSON integer (no fraction or exponent: protojson
+// reads those by rules of its own) within int32's range.
 func parseInt32(v []byte) (int32, bool) {
 	neg := v[0] == '-'
 	if neg {
@@ -330,9 +666,6 @@ func parseInt32(v []byte) (int32, bool) {
 	}
 	var n int64
 	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
 		n = n*10 + int64(c-'0')
 	}
 	if neg {
@@ -352,38 +685,49 @@ func (d *decoder) stringList(p *[]string) error {
 		return err
 	}
 	d.strs = d.strs[:0]
-	for d.dec.PeekKind() != ']' {
-		v, err := d.dec.ReadValue()
+	for first := true; ; first = false {
+		more, err := d.next(']', first)
 		if err != nil {
 			return err
 		}
-		if v.Kind() != '"' { // null among strings included
+		if !more {
+			break
+		}
+		if d.ws() != '"' { // null among strings included
 			return ErrRefused
 		}
-		s, err := d.text(v)
+		raw, escaped, err := d.scan()
 		if err != nil {
 			return err
 		}
-		d.strs = append(d.strs, s)
+		d.strs = append(d.strs, d.text(raw, escaped))
 	}
 	if len(d.strs) > 0 {
 		*p = append([]string(nil), d.strs...)
 		clear(d.strs)
 	}
-	return d.close()
+	return nil
 }
 
 // timestamp takes only the form Stytch sends, UTC with 0 to 9 fraction
 // digits (2006-01-02T15:04:05.999999999Z), a valid date in years 0001 to
 // 9999; offsets, escapes and everything else go to protojson.
 func (d *decoder) timestamp(p **timestamppb.Timestamp) error {
-	v, ok, err := d.readKind('"')
-	if ok {
-		if *p, ok = parseTimestamp(v[1 : len(v)-1]); !ok {
+	switch d.ws() {
+	case '"':
+		raw, escaped, err := d.scan()
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if *p, ok = parseTimestamp(raw); escaped || !ok {
 			return ErrRefused
 		}
+		return nil
+	case 'n':
+		return d.literal("null")
 	}
-	return err
+	return ErrRefused
 }
 
 func parseTimestamp(s []byte) (*timestamppb.Timestamp, bool) {
@@ -461,22 +805,21 @@ func (d *decoder) structObject() (*structpb.Struct, error) {
 		return nil, err
 	}
 	s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return nil, err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return s, err
 		}
-		key := string(name) // before the next read voids name
-		if _, dup := s.Fields[key]; dup {
+		if _, dup := s.Fields[string(name)]; dup {
 			return nil, ErrRefused
 		}
+		key := string(name) // before the next key voids name
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
 		s.Fields[key] = v
 	}
-	return s, d.close()
 }
 
 // A Value and the wrapper of its kind are allocated together, one
@@ -512,7 +855,7 @@ type (
 
 // value decodes any JSON value as a google.protobuf.Value.
 func (d *decoder) value() (*structpb.Value, error) {
-	switch d.dec.PeekKind() {
+	switch c := d.ws(); c {
 	case '{':
 		s, err := d.structObject()
 		if err != nil {
@@ -527,7 +870,14 @@ func (d *decoder) value() (*structpb.Value, error) {
 		}
 		c := &listValue{}
 		start := len(d.values)
-		for d.dec.PeekKind() != ']' {
+		for first := true; ; first = false {
+			more, err := d.next(']', first)
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
 			e, err := d.value()
 			if err != nil {
 				return nil, err
@@ -541,35 +891,71 @@ func (d *decoder) value() (*structpb.Value, error) {
 		}
 		c.k.ListValue = &c.l
 		c.v.Kind = &c.k
-		return &c.v, d.close()
-	}
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	switch v.Kind() {
-	case 'n':
-		c := &nullValue{}
+		return &c.v, nil
+	case '"':
+		raw, escaped, err := d.scan()
+		if err != nil {
+			return nil, err
+		}
+		c := &stringValue{k: structpb.Value_StringValue{StringValue: d.text(raw, escaped)}}
 		c.v.Kind = &c.k
 		return &c.v, nil
 	case 't', 'f':
-		c := &boolValue{k: structpb.Value_BoolValue{BoolValue: v[0] == 't'}}
+		lit := "false"
+		if c == 't' {
+			lit = "true"
+		}
+		if err := d.literal(lit); err != nil {
+			return nil, err
+		}
+		c := &boolValue{k: structpb.Value_BoolValue{BoolValue: c == 't'}}
 		c.v.Kind = &c.k
 		return &c.v, nil
-	case '"':
-		s, err := d.text(v)
-		c := &stringValue{k: structpb.Value_StringValue{StringValue: s}}
-		c.v.Kind = &c.k
-		return &c.v, err
-	case '0':
-		// protojson refuses a number beyond float64 (ParseFloat's ErrRange).
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, ErrRefused
+	case 'n':
+		if err := d.literal("null"); err != nil {
+			return nil, err
 		}
-		c := &numberValue{k: structpb.Value_NumberValue{NumberValue: f}}
+		c := &nullValue{}
 		c.v.Kind = &c.k
 		return &c.v, nil
 	}
-	return nil, ErrRefused
+	f, err := d.float()
+	if err != nil {
+		return nil, err
+	}
+	c := &numberValue{k: structpb.Value_NumberValue{NumberValue: f}}
+	c.v.Kind = &c.k
+	return &c.v, nil
+}
+
+// float reads a number as protojson reads a Value's: as ParseFloat does,
+// refusing one beyond float64 (ParseFloat's ErrRange), which protojson
+// refuses.
+func (d *decoder) float() (float64, error) {
+	v, integer, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	if integer && len(v) <= 15 {
+		// Below 10^15, so exact in a float64, as ParseFloat reads it; -0
+		// keeps its sign.
+		neg := v[0] == '-'
+		if neg {
+			v = v[1:]
+		}
+		var n int64
+		for _, c := range v {
+			n = n*10 + int64(c-'0')
+		}
+		f := float64(n)
+		if neg {
+			f = -f
+		}
+		return f, nil
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, ErrRefused
+	}
+	return f, nil
 }

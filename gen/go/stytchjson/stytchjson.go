@@ -17,7 +17,6 @@
 package stytchjson
 
 import (
-	bytes "bytes"
 	errors "errors"
 	v1 "github.com/attestd/attestd/gen/go/stytch/b2b/scim/v1"
 	v14 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
@@ -25,16 +24,16 @@ import (
 	v15 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 	v12 "github.com/attestd/attestd/gen/go/stytch/organization/v1"
 	v13 "github.com/attestd/attestd/gen/go/stytch/session/v1"
-	jsontext "github.com/go-json-experiment/json/jsontext"
 	proto "google.golang.org/protobuf/proto"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
-	io "io"
 	math "math"
 	strconv "strconv"
 	strings "strings"
 	sync "sync"
 	time "time"
+	utf16 "unicode/utf16"
+	utf8 "unicode/utf8"
 )
 
 // top decodes the top-level object into m, if m is a message decoded here.
@@ -173,10 +172,10 @@ func (d *decoder) decodeScimv1SCIMAttributes(m *v1.SCIMAttributes) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -237,7 +236,6 @@ func (d *decoder) decodeScimv1SCIMAttributes(m *v1.SCIMAttributes) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeScimv1Group decodes a stytch.b2b.scim.v1.Group object into m.
@@ -246,10 +244,10 @@ func (d *decoder) decodeScimv1Group(m *v1.Group) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -268,7 +266,6 @@ func (d *decoder) decodeScimv1Group(m *v1.Group) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeScimv1MultiValuedAttribute decodes a stytch.b2b.scim.v1.MultiValuedAttribute object into m.
@@ -277,10 +274,10 @@ func (d *decoder) decodeScimv1MultiValuedAttribute(m *v1.MultiValuedAttribute) e
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -301,7 +298,6 @@ func (d *decoder) decodeScimv1MultiValuedAttribute(m *v1.MultiValuedAttribute) e
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeScimv1Address decodes a stytch.b2b.scim.v1.Address object into m.
@@ -310,10 +306,10 @@ func (d *decoder) decodeScimv1Address(m *v1.Address) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -344,7 +340,6 @@ func (d *decoder) decodeScimv1Address(m *v1.Address) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeScimv1Name decodes a stytch.b2b.scim.v1.Name object into m.
@@ -353,10 +348,10 @@ func (d *decoder) decodeScimv1Name(m *v1.Name) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -383,7 +378,6 @@ func (d *decoder) decodeScimv1Name(m *v1.Name) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeScimv1EnterpriseExtension decodes a stytch.b2b.scim.v1.EnterpriseExtension object into m.
@@ -392,10 +386,10 @@ func (d *decoder) decodeScimv1EnterpriseExtension(m *v1.EnterpriseExtension) err
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -422,7 +416,6 @@ func (d *decoder) decodeScimv1EnterpriseExtension(m *v1.EnterpriseExtension) err
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeScimv1Manager decodes a stytch.b2b.scim.v1.Manager object into m.
@@ -431,10 +424,10 @@ func (d *decoder) decodeScimv1Manager(m *v1.Manager) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -455,7 +448,6 @@ func (d *decoder) decodeScimv1Manager(m *v1.Manager) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeDevicehistoryv1DeviceInfo decodes a stytch.device_history.v1.DeviceInfo object into m.
@@ -464,10 +456,10 @@ func (d *decoder) decodeDevicehistoryv1DeviceInfo(m *v11.DeviceInfo) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -498,7 +490,6 @@ func (d *decoder) decodeDevicehistoryv1DeviceInfo(m *v11.DeviceInfo) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeDevicehistoryv1DeviceAttributeDetails decodes a stytch.device_history.v1.DeviceAttributeDetails object into m.
@@ -507,10 +498,10 @@ func (d *decoder) decodeDevicehistoryv1DeviceAttributeDetails(m *v11.DeviceAttri
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -531,7 +522,6 @@ func (d *decoder) decodeDevicehistoryv1DeviceAttributeDetails(m *v11.DeviceAttri
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1Member decodes a stytch.organization.v1.Member object into m.
@@ -540,10 +530,10 @@ func (d *decoder) decodeOrganizationv1Member(m *v12.Member) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -612,7 +602,6 @@ func (d *decoder) decodeOrganizationv1Member(m *v12.Member) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1SSORegistration decodes a stytch.organization.v1.SSORegistration object into m.
@@ -621,10 +610,10 @@ func (d *decoder) decodeOrganizationv1SSORegistration(m *v12.SSORegistration) er
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -647,7 +636,6 @@ func (d *decoder) decodeOrganizationv1SSORegistration(m *v12.SSORegistration) er
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1OAuthRegistration decodes a stytch.organization.v1.OAuthRegistration object into m.
@@ -656,10 +644,10 @@ func (d *decoder) decodeOrganizationv1OAuthRegistration(m *v12.OAuthRegistration
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -684,7 +672,6 @@ func (d *decoder) decodeOrganizationv1OAuthRegistration(m *v12.OAuthRegistration
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1RetiredEmail decodes a stytch.organization.v1.RetiredEmail object into m.
@@ -693,10 +680,10 @@ func (d *decoder) decodeOrganizationv1RetiredEmail(m *v12.RetiredEmail) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -715,7 +702,6 @@ func (d *decoder) decodeOrganizationv1RetiredEmail(m *v12.RetiredEmail) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1MemberRole decodes a stytch.organization.v1.MemberRole object into m.
@@ -724,10 +710,10 @@ func (d *decoder) decodeOrganizationv1MemberRole(m *v12.MemberRole) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -746,7 +732,6 @@ func (d *decoder) decodeOrganizationv1MemberRole(m *v12.MemberRole) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1MemberRoleSource decodes a stytch.organization.v1.MemberRoleSource object into m.
@@ -755,10 +740,10 @@ func (d *decoder) decodeOrganizationv1MemberRoleSource(m *v12.MemberRoleSource) 
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -777,7 +762,6 @@ func (d *decoder) decodeOrganizationv1MemberRoleSource(m *v12.MemberRoleSource) 
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1SCIMRegistration decodes a stytch.organization.v1.SCIMRegistration object into m.
@@ -786,10 +770,10 @@ func (d *decoder) decodeOrganizationv1SCIMRegistration(m *v12.SCIMRegistration) 
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -812,7 +796,6 @@ func (d *decoder) decodeOrganizationv1SCIMRegistration(m *v12.SCIMRegistration) 
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1Organization decodes a stytch.organization.v1.Organization object into m.
@@ -821,10 +804,10 @@ func (d *decoder) decodeOrganizationv1Organization(m *v12.Organization) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -899,7 +882,6 @@ func (d *decoder) decodeOrganizationv1Organization(m *v12.Organization) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1ActiveSSOConnection decodes a stytch.organization.v1.ActiveSSOConnection object into m.
@@ -908,10 +890,10 @@ func (d *decoder) decodeOrganizationv1ActiveSSOConnection(m *v12.ActiveSSOConnec
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -932,7 +914,6 @@ func (d *decoder) decodeOrganizationv1ActiveSSOConnection(m *v12.ActiveSSOConnec
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1EmailImplicitRoleAssignment decodes a stytch.organization.v1.EmailImplicitRoleAssignment object into m.
@@ -941,10 +922,10 @@ func (d *decoder) decodeOrganizationv1EmailImplicitRoleAssignment(m *v12.EmailIm
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -963,7 +944,6 @@ func (d *decoder) decodeOrganizationv1EmailImplicitRoleAssignment(m *v12.EmailIm
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1CustomRole decodes a stytch.organization.v1.CustomRole object into m.
@@ -972,10 +952,10 @@ func (d *decoder) decodeOrganizationv1CustomRole(m *v12.CustomRole) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -996,7 +976,6 @@ func (d *decoder) decodeOrganizationv1CustomRole(m *v12.CustomRole) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1CustomRolePermission decodes a stytch.organization.v1.CustomRolePermission object into m.
@@ -1005,10 +984,10 @@ func (d *decoder) decodeOrganizationv1CustomRolePermission(m *v12.CustomRolePerm
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1027,7 +1006,6 @@ func (d *decoder) decodeOrganizationv1CustomRolePermission(m *v12.CustomRolePerm
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeOrganizationv1ActiveSCIMConnection decodes a stytch.organization.v1.ActiveSCIMConnection object into m.
@@ -1036,10 +1014,10 @@ func (d *decoder) decodeOrganizationv1ActiveSCIMConnection(m *v12.ActiveSCIMConn
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1062,7 +1040,6 @@ func (d *decoder) decodeOrganizationv1ActiveSCIMConnection(m *v12.ActiveSCIMConn
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1AuthenticationFactor decodes a stytch.session.v1.AuthenticationFactor object into m.
@@ -1071,10 +1048,10 @@ func (d *decoder) decodeSessionv1AuthenticationFactor(m *v13.AuthenticationFacto
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1181,7 +1158,6 @@ func (d *decoder) decodeSessionv1AuthenticationFactor(m *v13.AuthenticationFacto
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1EmailFactor decodes a stytch.session.v1.EmailFactor object into m.
@@ -1190,10 +1166,10 @@ func (d *decoder) decodeSessionv1EmailFactor(m *v13.EmailFactor) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1212,7 +1188,6 @@ func (d *decoder) decodeSessionv1EmailFactor(m *v13.EmailFactor) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1PhoneNumberFactor decodes a stytch.session.v1.PhoneNumberFactor object into m.
@@ -1221,10 +1196,10 @@ func (d *decoder) decodeSessionv1PhoneNumberFactor(m *v13.PhoneNumberFactor) err
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1243,7 +1218,6 @@ func (d *decoder) decodeSessionv1PhoneNumberFactor(m *v13.PhoneNumberFactor) err
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1OAuthFactor decodes a stytch.session.v1.OAuthFactor object into m.
@@ -1252,10 +1226,10 @@ func (d *decoder) decodeSessionv1OAuthFactor(m *v13.OAuthFactor) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1276,7 +1250,6 @@ func (d *decoder) decodeSessionv1OAuthFactor(m *v13.OAuthFactor) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1WebAuthnFactor decodes a stytch.session.v1.WebAuthnFactor object into m.
@@ -1285,10 +1258,10 @@ func (d *decoder) decodeSessionv1WebAuthnFactor(m *v13.WebAuthnFactor) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1309,7 +1282,6 @@ func (d *decoder) decodeSessionv1WebAuthnFactor(m *v13.WebAuthnFactor) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1AuthenticatorAppFactor decodes a stytch.session.v1.AuthenticatorAppFactor object into m.
@@ -1318,10 +1290,10 @@ func (d *decoder) decodeSessionv1AuthenticatorAppFactor(m *v13.AuthenticatorAppF
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1338,7 +1310,6 @@ func (d *decoder) decodeSessionv1AuthenticatorAppFactor(m *v13.AuthenticatorAppF
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1RecoveryCodeFactor decodes a stytch.session.v1.RecoveryCodeFactor object into m.
@@ -1347,10 +1318,10 @@ func (d *decoder) decodeSessionv1RecoveryCodeFactor(m *v13.RecoveryCodeFactor) e
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1367,7 +1338,6 @@ func (d *decoder) decodeSessionv1RecoveryCodeFactor(m *v13.RecoveryCodeFactor) e
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1CryptoWalletFactor decodes a stytch.session.v1.CryptoWalletFactor object into m.
@@ -1376,10 +1346,10 @@ func (d *decoder) decodeSessionv1CryptoWalletFactor(m *v13.CryptoWalletFactor) e
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1400,7 +1370,6 @@ func (d *decoder) decodeSessionv1CryptoWalletFactor(m *v13.CryptoWalletFactor) e
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1EmbeddableMagicLinkFactor decodes a stytch.session.v1.EmbeddableMagicLinkFactor object into m.
@@ -1409,10 +1378,10 @@ func (d *decoder) decodeSessionv1EmbeddableMagicLinkFactor(m *v13.EmbeddableMagi
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1429,7 +1398,6 @@ func (d *decoder) decodeSessionv1EmbeddableMagicLinkFactor(m *v13.EmbeddableMagi
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1BiometricFactor decodes a stytch.session.v1.BiometricFactor object into m.
@@ -1438,10 +1406,10 @@ func (d *decoder) decodeSessionv1BiometricFactor(m *v13.BiometricFactor) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1458,7 +1426,6 @@ func (d *decoder) decodeSessionv1BiometricFactor(m *v13.BiometricFactor) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1SSOFactor decodes a stytch.session.v1.SSOFactor object into m.
@@ -1467,10 +1434,10 @@ func (d *decoder) decodeSessionv1SSOFactor(m *v13.SSOFactor) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1491,7 +1458,6 @@ func (d *decoder) decodeSessionv1SSOFactor(m *v13.SSOFactor) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1OAuthExchangeFactor decodes a stytch.session.v1.OAuthExchangeFactor object into m.
@@ -1500,10 +1466,10 @@ func (d *decoder) decodeSessionv1OAuthExchangeFactor(m *v13.OAuthExchangeFactor)
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1520,7 +1486,6 @@ func (d *decoder) decodeSessionv1OAuthExchangeFactor(m *v13.OAuthExchangeFactor)
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1ImpersonatedFactor decodes a stytch.session.v1.ImpersonatedFactor object into m.
@@ -1529,10 +1494,10 @@ func (d *decoder) decodeSessionv1ImpersonatedFactor(m *v13.ImpersonatedFactor) e
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1551,7 +1516,6 @@ func (d *decoder) decodeSessionv1ImpersonatedFactor(m *v13.ImpersonatedFactor) e
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1OAuthAccessTokenExchangeFactor decodes a stytch.session.v1.OAuthAccessTokenExchangeFactor object into m.
@@ -1560,10 +1524,10 @@ func (d *decoder) decodeSessionv1OAuthAccessTokenExchangeFactor(m *v13.OAuthAcce
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1580,7 +1544,6 @@ func (d *decoder) decodeSessionv1OAuthAccessTokenExchangeFactor(m *v13.OAuthAcce
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeSessionv1TrustedAuthTokenFactor decodes a stytch.session.v1.TrustedAuthTokenFactor object into m.
@@ -1589,10 +1552,10 @@ func (d *decoder) decodeSessionv1TrustedAuthTokenFactor(m *v13.TrustedAuthTokenF
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1609,7 +1572,6 @@ func (d *decoder) decodeSessionv1TrustedAuthTokenFactor(m *v13.TrustedAuthTokenF
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeB2bsessionv1AttestRequest decodes a stytch.b2b.session.v1.AttestRequest object into m.
@@ -1618,10 +1580,10 @@ func (d *decoder) decodeB2bsessionv1AttestRequest(m *v14.AttestRequest) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1652,7 +1614,6 @@ func (d *decoder) decodeB2bsessionv1AttestRequest(m *v14.AttestRequest) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeB2bsessionv1AttestResponse decodes a stytch.b2b.session.v1.AttestResponse object into m.
@@ -1661,10 +1622,10 @@ func (d *decoder) decodeB2bsessionv1AttestResponse(m *v14.AttestResponse) error 
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1697,7 +1658,6 @@ func (d *decoder) decodeB2bsessionv1AttestResponse(m *v14.AttestResponse) error 
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeB2bsessionv1MemberSession decodes a stytch.b2b.session.v1.MemberSession object into m.
@@ -1706,10 +1666,10 @@ func (d *decoder) decodeB2bsessionv1MemberSession(m *v14.MemberSession) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1744,7 +1704,6 @@ func (d *decoder) decodeB2bsessionv1MemberSession(m *v14.MemberSession) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // decodeErrorv1StytchError decodes a stytch.error.v1.StytchError object into m.
@@ -1753,10 +1712,10 @@ func (d *decoder) decodeErrorv1StytchError(m *v15.StytchError) error {
 		return err
 	}
 	var seen uint64 // a bit per field: protojson refuses a field given twice
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
 		}
 		var bit uint64 // the field's; none for an unknown key
 		switch string(name) {
@@ -1783,15 +1742,20 @@ func (d *decoder) decodeErrorv1StytchError(m *v15.StytchError) error {
 		}
 		seen |= bit
 	}
-	return d.close()
 }
 
 // ErrRefused is the answer for a body that may be fine but that this
 // decoder leaves to protojson: a form protojson might decode differently
-// (a quoted or fractional number, a timestamp with an offset, …), nesting
-// beyond Options.MaxDepth, or a message type it was not generated for.
-// Malformed JSON is reported by jsontext's own errors.
+// (a quoted or fractional number, a timestamp with an offset, an escaped
+// lone surrogate, …), nesting beyond Options.MaxDepth, or a message type
+// it was not generated for.
 var ErrRefused = errors.New("stytchjson: left to protojson")
+
+// ErrSyntax is the answer for a body that is not JSON (RFC 8259, in
+// UTF-8): truncated, misspelt, a control character or invalid UTF-8 in a
+// string, a value after the top-level one. It carries no position: the
+// caller hands the body to protojson, which says where.
+var ErrSyntax = errors.New("stytchjson: invalid JSON")
 
 // UnknownKeyReporter is told the JSON path of every key the message does
 // not have, e.g. `member.roles[].sources[].weight` (list elements are
@@ -1805,8 +1769,8 @@ type Options struct {
 	// MaxDepth is the deepest nesting of objects and arrays decoded, the
 	// top-level object being level 1; anything deeper is refused, so the
 	// decoder's recursion stays shallow whatever the input. Zero or less
-	// leaves only jsontext's own limit (10000 levels). Values of unknown
-	// keys are skipped without recursion and not held to it.
+	// (or more than hardDepth) leaves hardDepth. Values of unknown keys
+	// are skipped without recursion and held to hardDepth only.
 	MaxDepth int
 
 	// Drift, if not nil, is told about unknown keys, in document order,
@@ -1814,25 +1778,30 @@ type Options struct {
 	Drift UnknownKeyReporter
 }
 
+// hardDepth bounds nesting whatever the options: protojson's own
+// recursion limit (protowire.DefaultRecursionLimit), so that nothing
+// deeper than protojson takes is taken here.
+const hardDepth = 10000
+
 // Unmarshal decodes body into m exactly as
 // protojson.UnmarshalOptions{DiscardUnknown: true} would, or fails: with
-// ErrRefused, or with a syntax error for malformed JSON. On failure m may
-// hold part of the body; the caller resets it before trying protojson.
+// ErrRefused, or with ErrSyntax for malformed JSON. On failure m may hold
+// part of the body; the caller resets it before trying protojson. Every
+// string decoded is a copy: body may be reused once Unmarshal returns.
 func (o Options) Unmarshal(body []byte, m proto.Message) error {
 	d := decoders.Get().(*decoder)
 	defer d.release()
-	d.in = *bytes.NewBuffer(body)
-	d.dec.Reset(&d.in, allowDuplicateNames)
+	d.buf, d.pos, d.depth = body, 0, 0
 	d.maxDepth, d.report = o.MaxDepth, o.Drift != nil
+	if d.maxDepth <= 0 || d.maxDepth > hardDepth {
+		d.maxDepth = hardDepth
+	}
 	if err := d.top(m); err != nil {
 		return err
 	}
-	// protojson takes one value; jsontext would read on into a stream.
-	if _, err := d.dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			err = ErrRefused
-		}
-		return err
+	// protojson takes one value, and whitespace around it.
+	if d.ws(); d.pos < len(d.buf) {
+		return ErrSyntax
 	}
 	for _, path := range d.drift {
 		o.Drift.UnknownKey(path)
@@ -1840,16 +1809,19 @@ func (o Options) Unmarshal(body []byte, m proto.Message) error {
 	return nil
 }
 
-// decoder is one decode's state. Decoders are pooled: the jsontext.Decoder
-// keeps its state tables, the path and scratch buffers their capacity.
+// decoder is one decode's state: a cursor over the body, which it reads in
+// place and never writes. Decoders are pooled: the path, scratch and list
+// buffers keep their capacity.
 type decoder struct {
-	in       bytes.Buffer // aliases the body: jsontext reads it in place
-	dec      *jsontext.Decoder
+	buf      []byte // the body
+	pos      int    // the next byte of buf to read
+	depth    int    // objects and arrays open around pos (skip's excepted)
 	maxDepth int
 	report   bool     // collect drift
 	path     []string // keys from the top to the object being decoded
 	drift    []string // paths of the unknown keys met so far
 	scratch  []byte   // unescaped keys and strings
+	stack    []byte   // the closing bytes of the containers skip is in
 
 	// The elements of the lists being decoded, innermost last: a list is
 	// gathered here and then allocated once, at its length.
@@ -1858,23 +1830,13 @@ type decoder struct {
 	values []*structpb.Value
 }
 
-// allowDuplicateNames spares jsontext the set of names of every object:
-// the generated code refuses a field given twice itself, with a bit per
-// field, as protojson does, and like protojson lets a key the message lacks
-// repeat (and reports each). A Struct refuses a repeated key.
-var allowDuplicateNames = jsontext.AllowDuplicateNames(true)
-
-var decoders = sync.Pool{New: func() any {
-	d := &decoder{}
-	d.dec = jsontext.NewDecoder(&d.in)
-	return d
-}}
+var decoders = sync.Pool{New: func() any { return &decoder{} }}
 
 func (d *decoder) release() {
 	// Drop every reference to the body and to what was decoded.
-	d.in = bytes.Buffer{}
-	d.dec.Reset(&d.in)
+	d.buf = nil
 	d.path, d.drift, d.scratch = reuse(d.path), reuse(d.drift), reuse(d.scratch)
+	d.stack = reuse(d.stack)
 	d.items, d.strs, d.values = reuse(d.items), reuse(d.strs), reuse(d.values)
 	decoders.Put(d)
 }
@@ -1889,65 +1851,294 @@ func reuse[S ~[]E, E any](s S) S {
 	return s[:0]
 }
 
-// open reads the token that begins an object or array (kind '{' or '['),
+// ws skips whitespace and returns the byte after it, 0 at the end of the
+// body (a NUL byte outside a string is never valid JSON either).
+func (d *decoder) ws() byte {
+	for d.pos < len(d.buf) {
+		switch c := d.buf[d.pos]; c {
+		case ' ', '\n', '\t', '\r':
+			d.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// open reads the byte that begins an object or array ('{' or '['),
 // refusing any other value, and nesting beyond maxDepth.
-func (d *decoder) open(kind jsontext.Kind) error {
-	if d.dec.PeekKind() != kind {
+func (d *decoder) open(c byte) error {
+	if d.ws() != c {
 		return ErrRefused
 	}
-	if _, err := d.dec.ReadToken(); err != nil {
-		return err
-	}
-	if d.maxDepth > 0 && d.dec.StackDepth() > d.maxDepth {
+	d.pos++
+	if d.depth++; d.depth > d.maxDepth {
 		return ErrRefused
 	}
 	return nil
 }
 
-// close reads the token that ends the object or array being decoded.
-func (d *decoder) close() error {
-	_, err := d.dec.ReadToken()
-	return err
-}
-
-// null consumes a null, reporting whether there was one.
-func (d *decoder) null() (bool, error) {
-	if d.dec.PeekKind() != 'n' {
+// next reads what comes before an element of the object or array being
+// decoded (closing byte end): nothing before the first, a ',' before any
+// other, and whitespace. At the closing byte it reads that and reports
+// false, with a nil error.
+func (d *decoder) next(end byte, first bool) (more bool, err error) {
+	c := d.ws()
+	switch {
+	case c == end:
+		d.pos++
+		d.depth--
 		return false, nil
+	case first:
+		return true, nil
+	case c == ',':
+		d.pos++
+		return true, nil
 	}
-	_, err := d.dec.ReadToken()
-	return true, err
+	return false, ErrSyntax
 }
 
-// name reads an object member's name, unescaped. The bytes are valid until
-// the next read; only a name holding an escape is copied (into scratch), so
-// matching it against the field names allocates nothing.
-func (d *decoder) name() ([]byte, error) {
-	v, err := d.dec.ReadValue()
+// key reads the name of the object's next member and the ':' after it
+// (first says whether it is the object's first), or reports the object's
+// end (more false, err nil). The name is valid until the next key; only
+// a name holding an escape is copied (into scratch), so matching it
+// against the field names allocates nothing.
+func (d *decoder) key(first bool) (name []byte, more bool, err error) {
+	if more, err = d.next('}', first); !more {
+		return nil, false, err
+	}
+	if d.ws() != '"' {
+		return nil, false, ErrSyntax
+	}
+	raw, escaped, err := d.scan()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1], nil
+	if d.ws() != ':' {
+		return nil, false, ErrSyntax
 	}
-	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
-	return d.scratch, err
+	d.pos++
+	if !escaped {
+		return raw, true, nil
+	}
+	d.scratch = unescape(d.scratch[:0], raw)
+	return d.scratch, true, nil
 }
 
-// text returns the Go string of a JSON string value (quotes included):
-// the one allocation a string costs.
-func (d *decoder) text(v jsontext.Value) (string, error) {
-	if bytes.IndexByte(v, '\\') < 0 {
-		return string(v[1 : len(v)-1]), nil
+// safe marks the bytes a string holds as they are: not '"', '\\', a
+// control character or the start of a multi-byte sequence.
+var safe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
 	}
-	var err error
-	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
-	return string(d.scratch), err
+	return t
+}()
+
+// scan reads a string (pos at its opening quote) and returns its bytes
+// between the quotes, as written, and whether they hold an escape. It
+// checks all of it: UTF-8, no control characters, valid escapes (an
+// escaped surrogate must be half of a pair, as protojson requires).
+func (d *decoder) scan() (raw []byte, escaped bool, err error) {
+	b := d.buf
+	start := d.pos + 1
+	ascii := true
+	for i := start; i < len(b); {
+		c := b[i]
+		if safe[c] {
+			i++
+			continue
+		}
+		switch {
+		case c == '"':
+			raw = b[start:i]
+			if !ascii && !utf8.Valid(raw) {
+				return nil, false, ErrSyntax
+			}
+			d.pos = i + 1
+			return raw, escaped, nil
+		case c == '\\':
+			n, err := escapeLen(b[i:])
+			if err != nil {
+				return nil, false, err
+			}
+			escaped = true
+			i += n
+		case c < 0x20:
+			return nil, false, ErrSyntax
+		default:
+			ascii = false
+			i++
+		}
+	}
+	return nil, false, ErrSyntax // unterminated
 }
 
-// unknown skips the value of a key the message lacks (jsontext validates
-// it as it goes), noting its path for drift. protojson reads a key in
-// brackets as an extension's name: that is protojson's to decide.
+// escapeLen checks the escape that begins b and returns its length: two
+// bytes, six for \uXXXX, twelve for a surrogate pair.
+func escapeLen(b []byte) (int, error) {
+	if len(b) < 2 {
+		return 0, ErrSyntax
+	}
+	switch b[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2, nil
+	case 'u':
+	default:
+		return 0, ErrSyntax
+	}
+	r, ok := hex4(b[2:])
+	switch {
+	case !ok:
+		return 0, ErrSyntax
+	case !utf16.IsSurrogate(r):
+		return 6, nil
+	case r >= 0xdc00 || len(b) < 12 || b[6] != '\\' || b[7] != 'u':
+		return 0, ErrRefused // a lone surrogate
+	}
+	lo, ok := hex4(b[8:])
+	switch {
+	case !ok:
+		return 0, ErrSyntax
+	case lo < 0xdc00 || lo > 0xdfff:
+		return 0, ErrRefused
+	}
+	return 12, nil
+}
+
+// hex4 parses the four hex digits that begin b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// unescape appends the text of raw, a string's bytes that scan checked, to
+// dst.
+func unescape(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(raw) && raw[j] != '\\' {
+				j++
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j
+			continue
+		}
+		switch c = raw[i+1]; c {
+		case 'u':
+			r, _ := hex4(raw[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				lo, _ := hex4(raw[i+2:])
+				r = utf16.DecodeRune(r, lo)
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		}
+		dst = append(dst, c) // '"', '\\' and '/' stand for themselves
+		i += 2
+	}
+	return dst
+}
+
+// text returns the Go string of a string's bytes as scan returned them: a
+// copy, the one allocation a string costs.
+func (d *decoder) text(raw []byte, escaped bool) string {
+	if !escaped {
+		return string(raw)
+	}
+	d.scratch = unescape(d.scratch[:0], raw)
+	return string(d.scratch)
+}
+
+// number reads a number (pos at its first byte) as JSON writes one, and
+// returns its bytes and whether it is a plain integer (no fraction or
+// exponent).
+func (d *decoder) number() (v []byte, integer bool, err error) {
+	b, i := d.buf, d.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digitsEnd(b, i+1)
+	default:
+		return nil, false, ErrSyntax
+	}
+	integer = true
+	if i < len(b) && b[i] == '.' {
+		j := digitsEnd(b, i+1)
+		if j == i+1 {
+			return nil, false, ErrSyntax
+		}
+		i, integer = j, false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digitsEnd(b, i)
+		if j == i {
+			return nil, false, ErrSyntax
+		}
+		i, integer = j, false
+	}
+	v, d.pos = b[d.pos:i], i
+	return v, integer, nil
+}
+
+// digitsEnd returns the index of the first byte at or after i that is not
+// a digit.
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// literal reads lit (true, false or null), pos at its first byte.
+func (d *decoder) literal(lit string) error {
+	if len(d.buf)-d.pos < len(lit) || string(d.buf[d.pos:d.pos+len(lit)]) != lit {
+		return ErrSyntax
+	}
+	d.pos += len(lit)
+	return nil
+}
+
+// unknown skips the value of a key the message lacks, noting its path for
+// drift. protojson reads a key in brackets as an extension's name: that is
+// protojson's to decide.
 func (d *decoder) unknown(name []byte) error {
 	if len(name) > 0 && name[0] == '[' {
 		return ErrRefused
@@ -1966,7 +2157,93 @@ func (d *decoder) unknown(name []byte) error {
 		b.Write(name)
 		d.drift = append(d.drift, b.String())
 	}
-	return d.dec.SkipValue()
+	return d.skip()
+}
+
+// skip reads one value of any kind and checks it, all of it, as the
+// decode would; without recursion, the containers it is in kept on
+// d.stack, and held to hardDepth with those around it.
+func (d *decoder) skip() error {
+	d.stack = d.stack[:0]
+	for {
+		// A value, or the start of one's first element.
+		switch c := d.ws(); c {
+		case '{', '[':
+			d.pos++
+			d.stack = append(d.stack, c+2) // '}' or ']'
+			if d.depth+len(d.stack) > hardDepth {
+				return ErrRefused
+			}
+			if d.ws() != c+2 {
+				if c == '{' {
+					if err := d.member(); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			// empty: closed below
+		case '"':
+			if _, _, err := d.scan(); err != nil {
+				return err
+			}
+		case 't':
+			if err := d.literal("true"); err != nil {
+				return err
+			}
+		case 'f':
+			if err := d.literal("false"); err != nil {
+				return err
+			}
+		case 'n':
+			if err := d.literal("null"); err != nil {
+				return err
+			}
+		default:
+			if _, _, err := d.number(); err != nil {
+				return err
+			}
+		}
+		// After a value: close what ends here, then move on to the next
+		// element, if any.
+		for {
+			if len(d.stack) == 0 {
+				return nil
+			}
+			end := d.stack[len(d.stack)-1]
+			c := d.ws()
+			if c == end {
+				d.pos++
+				d.stack = d.stack[:len(d.stack)-1]
+				continue
+			}
+			if c != ',' {
+				return ErrSyntax
+			}
+			d.pos++
+			if end == '}' {
+				if err := d.member(); err != nil {
+					return err
+				}
+			}
+			break
+		}
+	}
+}
+
+// member reads a skipped object's member name and the ':' after it.
+func (d *decoder) member() error {
+	if d.ws() != '"' {
+		return ErrSyntax
+	}
+	if _, _, err := d.scan(); err != nil {
+		return err
+	}
+	if d.ws() != ':' {
+		return ErrSyntax
+	}
+	d.pos++
+	return nil
 }
 
 // message decodes an object into a new T at *p (null leaves *p nil), its
@@ -1996,7 +2273,14 @@ func messages[T any](d *decoder, key string, p *[]*T, decode func(*decoder, *T) 
 	}
 	d.path = append(d.path, key)
 	start := len(d.items)
-	for d.dec.PeekKind() != ']' {
+	for first := true; ; first = false {
+		more, err := d.next(']', first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		m := new(T)
 		if err := decode(d, m); err != nil {
 			return err
@@ -2012,7 +2296,7 @@ func messages[T any](d *decoder, key string, p *[]*T, decode func(*decoder, *T) 
 		d.items = d.items[:start]
 	}
 	d.path = d.path[:len(d.path)-1]
-	return d.close()
+	return nil
 }
 
 // scalar decodes a field without presence: the value read sets it, a null
@@ -2036,52 +2320,63 @@ func optional[T any](d *decoder, p **T, read func(*decoder) (T, bool, error)) er
 	return err
 }
 
-// The readers of scalars report ok false for a null.
-
-// readKind reads a value that must be of kind want (for a bool, 't'
-// stands for both 't' and 'f'); anything but that or null is refused.
-func (d *decoder) readKind(want jsontext.Kind) (v jsontext.Value, ok bool, err error) {
-	v, err = d.dec.ReadValue()
-	switch {
-	case err != nil:
-		return nil, false, err
-	case v.Kind() == want, want == 't' && v.Kind() == 'f':
-		return v, true, nil
-	case v.Kind() == 'n':
-		return nil, false, nil
+// null consumes a null, reporting whether there was one.
+func (d *decoder) null() (bool, error) {
+	if d.ws() != 'n' {
+		return false, nil
 	}
-	return nil, false, ErrRefused
+	return true, d.literal("null")
 }
 
+// The readers of scalars report ok false for a null, and refuse a value of
+// another kind.
+
 func (d *decoder) readString() (string, bool, error) {
-	v, ok, err := d.readKind('"')
-	if !ok {
-		return "", false, err
+	switch d.ws() {
+	case '"':
+		raw, escaped, err := d.scan()
+		if err != nil {
+			return "", false, err
+		}
+		return d.text(raw, escaped), true, nil
+	case 'n':
+		return "", false, d.literal("null")
 	}
-	s, err := d.text(v)
-	return s, true, err
+	return "", false, ErrRefused
 }
 
 func (d *decoder) readBool() (bool, bool, error) {
-	v, ok, err := d.readKind('t')
-	return ok && v[0] == 't', ok, err
+	switch d.ws() {
+	case 't':
+		return true, true, d.literal("true")
+	case 'f':
+		return false, true, d.literal("false")
+	case 'n':
+		return false, false, d.literal("null")
+	}
+	return false, false, ErrRefused
 }
 
 func (d *decoder) readInt32() (int32, bool, error) {
-	v, ok, err := d.readKind('0')
-	if !ok {
-		return 0, false, err
+	switch c := d.ws(); {
+	case c == '-' || '0' <= c && c <= '9':
+		v, integer, err := d.number()
+		if err != nil {
+			return 0, false, err
+		}
+		n, ok := parseInt32(v)
+		if !integer || !ok {
+			return 0, false, ErrRefused
+		}
+		return n, true, nil
+	case c == 'n':
+		return 0, false, d.literal("null")
 	}
-	n, ok := parseInt32(v)
-	if !ok {
-		return 0, false, ErrRefused
-	}
-	return n, true, nil
+	return 0, false, ErrRefused
 }
 
-// parseInt32 takes a JSON number (valid, as jsontext read it) written as a
-// plain integer within int32's range. Fractions and exponents protojson
-// reads by rules of its own: they are refused.
+// parseInt32 takes a JSON integer (no fraction or exponent: protojson
+// reads those by rules of its own) within int32's range.
 func parseInt32(v []byte) (int32, bool) {
 	neg := v[0] == '-'
 	if neg {
@@ -2092,9 +2387,6 @@ func parseInt32(v []byte) (int32, bool) {
 	}
 	var n int64
 	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
 		n = n*10 + int64(c-'0')
 	}
 	if neg {
@@ -2114,38 +2406,49 @@ func (d *decoder) stringList(p *[]string) error {
 		return err
 	}
 	d.strs = d.strs[:0]
-	for d.dec.PeekKind() != ']' {
-		v, err := d.dec.ReadValue()
+	for first := true; ; first = false {
+		more, err := d.next(']', first)
 		if err != nil {
 			return err
 		}
-		if v.Kind() != '"' { // null among strings included
+		if !more {
+			break
+		}
+		if d.ws() != '"' { // null among strings included
 			return ErrRefused
 		}
-		s, err := d.text(v)
+		raw, escaped, err := d.scan()
 		if err != nil {
 			return err
 		}
-		d.strs = append(d.strs, s)
+		d.strs = append(d.strs, d.text(raw, escaped))
 	}
 	if len(d.strs) > 0 {
 		*p = append([]string(nil), d.strs...)
 		clear(d.strs)
 	}
-	return d.close()
+	return nil
 }
 
 // timestamp takes only the form Stytch sends, UTC with 0 to 9 fraction
 // digits (2006-01-02T15:04:05.999999999Z), a valid date in years 0001 to
 // 9999; offsets, escapes and everything else go to protojson.
 func (d *decoder) timestamp(p **timestamppb.Timestamp) error {
-	v, ok, err := d.readKind('"')
-	if ok {
-		if *p, ok = parseTimestamp(v[1 : len(v)-1]); !ok {
+	switch d.ws() {
+	case '"':
+		raw, escaped, err := d.scan()
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if *p, ok = parseTimestamp(raw); escaped || !ok {
 			return ErrRefused
 		}
+		return nil
+	case 'n':
+		return d.literal("null")
 	}
-	return err
+	return ErrRefused
 }
 
 func parseTimestamp(s []byte) (*timestamppb.Timestamp, bool) {
@@ -2223,22 +2526,21 @@ func (d *decoder) structObject() (*structpb.Struct, error) {
 		return nil, err
 	}
 	s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
-	for d.dec.PeekKind() != '}' {
-		name, err := d.name()
-		if err != nil {
-			return nil, err
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return s, err
 		}
-		key := string(name) // before the next read voids name
-		if _, dup := s.Fields[key]; dup {
+		if _, dup := s.Fields[string(name)]; dup {
 			return nil, ErrRefused
 		}
+		key := string(name) // before the next key voids name
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
 		s.Fields[key] = v
 	}
-	return s, d.close()
 }
 
 // A Value and the wrapper of its kind are allocated together, one
@@ -2274,7 +2576,7 @@ type (
 
 // value decodes any JSON value as a google.protobuf.Value.
 func (d *decoder) value() (*structpb.Value, error) {
-	switch d.dec.PeekKind() {
+	switch c := d.ws(); c {
 	case '{':
 		s, err := d.structObject()
 		if err != nil {
@@ -2289,7 +2591,14 @@ func (d *decoder) value() (*structpb.Value, error) {
 		}
 		c := &listValue{}
 		start := len(d.values)
-		for d.dec.PeekKind() != ']' {
+		for first := true; ; first = false {
+			more, err := d.next(']', first)
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
 			e, err := d.value()
 			if err != nil {
 				return nil, err
@@ -2303,35 +2612,71 @@ func (d *decoder) value() (*structpb.Value, error) {
 		}
 		c.k.ListValue = &c.l
 		c.v.Kind = &c.k
-		return &c.v, d.close()
-	}
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	switch v.Kind() {
-	case 'n':
-		c := &nullValue{}
+		return &c.v, nil
+	case '"':
+		raw, escaped, err := d.scan()
+		if err != nil {
+			return nil, err
+		}
+		c := &stringValue{k: structpb.Value_StringValue{StringValue: d.text(raw, escaped)}}
 		c.v.Kind = &c.k
 		return &c.v, nil
 	case 't', 'f':
-		c := &boolValue{k: structpb.Value_BoolValue{BoolValue: v[0] == 't'}}
+		lit := "false"
+		if c == 't' {
+			lit = "true"
+		}
+		if err := d.literal(lit); err != nil {
+			return nil, err
+		}
+		c := &boolValue{k: structpb.Value_BoolValue{BoolValue: c == 't'}}
 		c.v.Kind = &c.k
 		return &c.v, nil
-	case '"':
-		s, err := d.text(v)
-		c := &stringValue{k: structpb.Value_StringValue{StringValue: s}}
-		c.v.Kind = &c.k
-		return &c.v, err
-	case '0':
-		// protojson refuses a number beyond float64 (ParseFloat's ErrRange).
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, ErrRefused
+	case 'n':
+		if err := d.literal("null"); err != nil {
+			return nil, err
 		}
-		c := &numberValue{k: structpb.Value_NumberValue{NumberValue: f}}
+		c := &nullValue{}
 		c.v.Kind = &c.k
 		return &c.v, nil
 	}
-	return nil, ErrRefused
+	f, err := d.float()
+	if err != nil {
+		return nil, err
+	}
+	c := &numberValue{k: structpb.Value_NumberValue{NumberValue: f}}
+	c.v.Kind = &c.k
+	return &c.v, nil
+}
+
+// float reads a number as protojson reads a Value's: as ParseFloat does,
+// refusing one beyond float64 (ParseFloat's ErrRange), which protojson
+// refuses.
+func (d *decoder) float() (float64, error) {
+	v, integer, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	if integer && len(v) <= 15 {
+		// Below 10^15, so exact in a float64, as ParseFloat reads it; -0
+		// keeps its sign.
+		neg := v[0] == '-'
+		if neg {
+			v = v[1:]
+		}
+		var n int64
+		for _, c := range v {
+			n = n*10 + int64(c-'0')
+		}
+		f := float64(n)
+		if neg {
+			f = -f
+		}
+		return f, nil
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, ErrRefused
+	}
+	return f, nil
 }
