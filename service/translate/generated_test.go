@@ -310,6 +310,7 @@ func FuzzFastPathAgreesWithProtojson(f *testing.F) {
 	f.Add(deep(jsonlimit.MaxDepth - 2))
 	f.Add(deep(jsonlimit.MaxDepth))
 	f.Add([]byte(strings.Repeat(`{"member":`, 3)))
+	addScannerSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		agree(t, body)
 		agreeAs(t, body, &b2bsessionv1.AttestRequest{})

@@ -9,8 +9,10 @@
 package stytchjson
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +72,8 @@ const hardDepth = 10000
 func (o Options) Unmarshal(body []byte, m proto.Message) error {
 	d := decoders.Get().(*decoder)
 	defer d.release()
-	d.buf, d.pos, d.depth = body, 0, 0
+	d.buf, d.depth = body, 0
+	d.advance(0)
 	d.maxDepth, d.report = o.MaxDepth, o.Drift != nil
 	if d.maxDepth <= 0 || d.maxDepth > hardDepth {
 		d.maxDepth = hardDepth
@@ -79,7 +82,7 @@ func (o Options) Unmarshal(body []byte, m proto.Message) error {
 		return err
 	}
 	// protojson takes one value, and whitespace around it.
-	if d.ws(); d.pos < len(d.buf) {
+	if d.pos < len(d.buf) {
 		return ErrSyntax
 	}
 	for _, path := range d.drift {
@@ -130,27 +133,57 @@ func reuse[S ~[]E, E any](s S) S {
 	return s[:0]
 }
 
-// ws skips whitespace and returns the byte after it, 0 at the end of the
-// body (a NUL byte outside a string is never valid JSON either).
-func (d *decoder) ws() byte {
-	for d.pos < len(d.buf) {
-		switch c := d.buf[d.pos]; c {
-		case ' ', '\n', '\t', '\r':
-			d.pos++
-		default:
-			return c
-		}
+// peek returns the byte at pos, 0 at the end of the body (a NUL byte
+// outside a string is never valid JSON either). Every read ends past the
+// whitespace after what it read, so pos is always where a token begins.
+func (d *decoder) peek() byte {
+	if d.pos < len(d.buf) {
+		return d.buf[d.pos]
 	}
 	return 0
+}
+
+// advance moves pos to i, the end of a token, and past whitespace.
+func (d *decoder) advance(i int) {
+	d.pos = i
+	if i < len(d.buf) && d.buf[i] > ' ' {
+		return // no whitespace: the common case, inlined
+	}
+	d.ws()
+}
+
+// ws moves pos past whitespace; out of line so that advance inlines.
+//
+//go:noinline
+func (d *decoder) ws() {
+	b, i := d.buf, d.pos
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\n', '\t', '\r':
+			i++
+		default:
+			d.pos = i
+			return
+		}
+		// Indentation: spaces eight at a time.
+		for i+8 <= len(b) {
+			if x := binary.LittleEndian.Uint64(b[i:]) ^ ' '*ones; x != 0 {
+				i += bits.TrailingZeros64(x) / 8
+				break
+			}
+			i += 8
+		}
+	}
+	d.pos = i
 }
 
 // open reads the byte that begins an object or array ('{' or '['),
 // refusing any other value, and nesting beyond maxDepth.
 func (d *decoder) open(c byte) error {
-	if d.ws() != c {
+	if d.peek() != c {
 		return ErrRefused
 	}
-	d.pos++
+	d.advance(d.pos + 1)
 	if d.depth++; d.depth > d.maxDepth {
 		return ErrRefused
 	}
@@ -162,16 +195,16 @@ func (d *decoder) open(c byte) error {
 // other, and whitespace. At the closing byte it reads that and reports
 // false, with a nil error.
 func (d *decoder) next(end byte, first bool) (more bool, err error) {
-	c := d.ws()
+	c := d.peek()
 	switch {
 	case c == end:
-		d.pos++
+		d.advance(d.pos + 1)
 		d.depth--
 		return false, nil
 	case first:
 		return true, nil
 	case c == ',':
-		d.pos++
+		d.advance(d.pos + 1)
 		return true, nil
 	}
 	return false, ErrSyntax
@@ -186,17 +219,17 @@ func (d *decoder) key(first bool) (name []byte, more bool, err error) {
 	if more, err = d.next('}', first); !more {
 		return nil, false, err
 	}
-	if d.ws() != '"' {
+	if d.peek() != '"' {
 		return nil, false, ErrSyntax
 	}
 	raw, escaped, err := d.scan()
 	if err != nil {
 		return nil, false, err
 	}
-	if d.ws() != ':' {
+	if d.peek() != ':' {
 		return nil, false, ErrSyntax
 	}
-	d.pos++
+	d.advance(d.pos + 1)
 	if !escaped {
 		return raw, true, nil
 	}
@@ -213,6 +246,21 @@ var safe = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special flags the bytes of w, eight bytes of a string, that may not be
+// safe: each such byte's high bit is set in the result. The lowest flag is
+// exact, the first unsafe byte: those above it may be set by a borrow.
+func special(w uint64) uint64 {
+	q, e := w^'"'*ones, w^'\\'*ones
+	// A byte's high bit is set by: q-ones if it is '"', e-ones if '\\',
+	// w-0x20*ones if below 0x20, w if 0x80 or above.
+	return ((q - ones) | (e - ones) | (w - 0x20*ones) | w) & highs
+}
+
 // scan reads a string (pos at its opening quote) and returns its bytes
 // between the quotes, as written, and whether they hold an escape. It
 // checks all of it: UTF-8, no control characters, valid escapes (an
@@ -222,9 +270,20 @@ func (d *decoder) scan() (raw []byte, escaped bool, err error) {
 	start := d.pos + 1
 	ascii := true
 	for i := start; i < len(b); {
+		// Eight bytes at a time to the first that is not safe.
+		for i+8 <= len(b) {
+			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		if safe[c] {
-			i++
+			i++ // within the last eight bytes of the body
 			continue
 		}
 		switch {
@@ -233,7 +292,7 @@ func (d *decoder) scan() (raw []byte, escaped bool, err error) {
 			if !ascii && !utf8.Valid(raw) {
 				return nil, false, ErrSyntax
 			}
-			d.pos = i + 1
+			d.advance(i + 1)
 			return raw, escaped, nil
 		case c == '\\':
 			n, err := escapeLen(b[i:])
@@ -393,7 +452,8 @@ func (d *decoder) number() (v []byte, integer bool, err error) {
 		}
 		i, integer = j, false
 	}
-	v, d.pos = b[d.pos:i], i
+	v = b[d.pos:i]
+	d.advance(i)
 	return v, integer, nil
 }
 
@@ -411,7 +471,7 @@ func (d *decoder) literal(lit string) error {
 	if len(d.buf)-d.pos < len(lit) || string(d.buf[d.pos:d.pos+len(lit)]) != lit {
 		return ErrSyntax
 	}
-	d.pos += len(lit)
+	d.advance(d.pos + len(lit))
 	return nil
 }
 
@@ -446,14 +506,14 @@ func (d *decoder) skip() error {
 	d.stack = d.stack[:0]
 	for {
 		// A value, or the start of one's first element.
-		switch c := d.ws(); c {
+		switch c := d.peek(); c {
 		case '{', '[':
-			d.pos++
+			d.advance(d.pos + 1)
 			d.stack = append(d.stack, c+2) // '}' or ']'
 			if d.depth+len(d.stack) > hardDepth {
 				return ErrRefused
 			}
-			if d.ws() != c+2 {
+			if d.peek() != c+2 {
 				if c == '{' {
 					if err := d.member(); err != nil {
 						return err
@@ -490,16 +550,16 @@ func (d *decoder) skip() error {
 				return nil
 			}
 			end := d.stack[len(d.stack)-1]
-			c := d.ws()
+			c := d.peek()
 			if c == end {
-				d.pos++
+				d.advance(d.pos + 1)
 				d.stack = d.stack[:len(d.stack)-1]
 				continue
 			}
 			if c != ',' {
 				return ErrSyntax
 			}
-			d.pos++
+			d.advance(d.pos + 1)
 			if end == '}' {
 				if err := d.member(); err != nil {
 					return err
@@ -512,16 +572,16 @@ func (d *decoder) skip() error {
 
 // member reads a skipped object's member name and the ':' after it.
 func (d *decoder) member() error {
-	if d.ws() != '"' {
+	if d.peek() != '"' {
 		return ErrSyntax
 	}
 	if _, _, err := d.scan(); err != nil {
 		return err
 	}
-	if d.ws() != ':' {
+	if d.peek() != ':' {
 		return ErrSyntax
 	}
-	d.pos++
+	d.advance(d.pos + 1)
 	return nil
 }
 
@@ -601,7 +661,7 @@ func optional[T any](d *decoder, p **T, read func(*decoder) (T, bool, error)) er
 
 // null consumes a null, reporting whether there was one.
 func (d *decoder) null() (bool, error) {
-	if d.ws() != 'n' {
+	if d.peek() != 'n' {
 		return false, nil
 	}
 	return true, d.literal("null")
@@ -611,7 +671,7 @@ func (d *decoder) null() (bool, error) {
 // another kind.
 
 func (d *decoder) readString() (string, bool, error) {
-	switch d.ws() {
+	switch d.peek() {
 	case '"':
 		raw, escaped, err := d.scan()
 		if err != nil {
@@ -625,7 +685,7 @@ func (d *decoder) readString() (string, bool, error) {
 }
 
 func (d *decoder) readBool() (bool, bool, error) {
-	switch d.ws() {
+	switch d.peek() {
 	case 't':
 		return true, true, d.literal("true")
 	case 'f':
@@ -637,7 +697,7 @@ func (d *decoder) readBool() (bool, bool, error) {
 }
 
 func (d *decoder) readInt32() (int32, bool, error) {
-	switch c := d.ws(); {
+	switch c := d.peek(); {
 	case c == '-' || '0' <= c && c <= '9':
 		v, integer, err := d.number()
 		if err != nil {
@@ -693,7 +753,7 @@ func (d *decoder) stringList(p *[]string) error {
 		if !more {
 			break
 		}
-		if d.ws() != '"' { // null among strings included
+		if d.peek() != '"' { // null among strings included
 			return ErrRefused
 		}
 		raw, escaped, err := d.scan()
@@ -713,7 +773,7 @@ func (d *decoder) stringList(p *[]string) error {
 // digits (2006-01-02T15:04:05.999999999Z), a valid date in years 0001 to
 // 9999; offsets, escapes and everything else go to protojson.
 func (d *decoder) timestamp(p **timestamppb.Timestamp) error {
-	switch d.ws() {
+	switch d.peek() {
 	case '"':
 		raw, escaped, err := d.scan()
 		if err != nil {
@@ -795,45 +855,48 @@ func (d *decoder) structField(p **structpb.Struct) error {
 	if null, err := d.null(); null || err != nil {
 		return err
 	}
-	s, err := d.structObject()
-	*p = s
-	return err
+	*p = &structpb.Struct{}
+	return d.structObject(*p)
 }
 
-func (d *decoder) structObject() (*structpb.Struct, error) {
+// structObject decodes an object into s's fields.
+func (d *decoder) structObject(s *structpb.Struct) error {
 	if err := d.open('{'); err != nil {
-		return nil, err
+		return err
 	}
-	s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	s.Fields = map[string]*structpb.Value{}
 	for first := true; ; first = false {
 		name, more, err := d.key(first)
 		if !more {
-			return s, err
+			return err
 		}
 		if _, dup := s.Fields[string(name)]; dup {
-			return nil, ErrRefused
+			return ErrRefused
 		}
 		key := string(name) // before the next key voids name
 		v, err := d.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.Fields[key] = v
 	}
 }
 
-// A Value and the wrapper of its kind are allocated together, one
-// allocation where structpb's constructors make two: the Value points
-// into the same block, which stays alive as long as it does.
+// A Value, the wrapper of its kind and a Struct or ListValue it holds
+// (with a short list's elements) are allocated together, one allocation
+// where structpb's constructors make two to four: the Value points into
+// the same block, which stays alive as long as it does.
 type (
 	structValue struct {
 		v structpb.Value
 		k structpb.Value_StructValue
+		s structpb.Struct
 	}
 	listValue struct {
 		v structpb.Value
 		k structpb.Value_ListValue
 		l structpb.ListValue
+		e [4]*structpb.Value // l.Values, if it fits
 	}
 	stringValue struct {
 		v structpb.Value
@@ -855,13 +918,13 @@ type (
 
 // value decodes any JSON value as a google.protobuf.Value.
 func (d *decoder) value() (*structpb.Value, error) {
-	switch c := d.ws(); c {
+	switch c := d.peek(); c {
 	case '{':
-		s, err := d.structObject()
-		if err != nil {
+		c := &structValue{}
+		if err := d.structObject(&c.s); err != nil {
 			return nil, err
 		}
-		c := &structValue{k: structpb.Value_StructValue{StructValue: s}}
+		c.k.StructValue = &c.s
 		c.v.Kind = &c.k
 		return &c.v, nil
 	case '[':
@@ -885,7 +948,10 @@ func (d *decoder) value() (*structpb.Value, error) {
 			d.values = append(d.values, e)
 		}
 		if values := d.values[start:]; len(values) > 0 {
-			c.l.Values = append([]*structpb.Value(nil), values...)
+			if len(values) <= len(c.e) {
+				c.l.Values = c.e[:0:len(values)]
+			}
+			c.l.Values = append(c.l.Values, values...)
 			clear(values)
 			d.values = d.values[:start]
 		}
