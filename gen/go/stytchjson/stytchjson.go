@@ -1770,9 +1770,9 @@ type UnknownKeyReporter interface {
 type Options struct {
 	// MaxDepth is the deepest nesting of objects and arrays decoded, the
 	// top-level object being level 1; anything deeper is refused, so the
-	// decoder's recursion stays shallow whatever the input. Zero or less
-	// (or more than hardDepth) leaves hardDepth. Values of unknown keys
-	// are skipped without recursion and held to hardDepth only.
+	// decoder's recursion stays shallow whatever the input. Zero or less,
+	// or more than 10000 (protojson's own limit), leaves 10000. Values of
+	// unknown keys are skipped without recursion and held to 10000 only.
 	MaxDepth int
 
 	// Drift, if not nil, is told about unknown keys, in document order,
