@@ -317,3 +317,21 @@ func FuzzFastPathAgreesWithProtojson(f *testing.F) {
 		agreeAs(t, body, &errorv1.StytchError{})
 	})
 }
+
+// TestDecodedStringsOutliveTheBody: the upstream client reuses the buffer
+// an answer was read into once it is decoded, so nothing decoded may share
+// its bytes: overwriting the body leaves the message as it was.
+func TestDecodedStringsOutliveTheBody(t *testing.T) {
+	body := slices.Clone(stytchtest.Full())
+	got := &b2bsessionv1.AttestResponse{}
+	if err := Unmarshal(body, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Clone(got)
+	for i := range body {
+		body[i] = 'X'
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("the decoded message changed with the body (-before +after):\n%s", diff)
+	}
+}
