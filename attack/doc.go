@@ -2,7 +2,7 @@
 // class of weakness of the built attestd binary (no race detector: its
 // memory figures would mean nothing) on loopback, either in front of a
 // misbehaving Stytch implemented in the test process with httptest (speaking
-// Stytch's real wire format, see service/stytchtest) or in emulator mode.
+// Stytch's real wire format, see internal/stytchtest) or in emulator mode.
 // Tests synchronise on events (log lines, /readyz, /metrics on the admin
 // port), bound every loop in count and time, assert values, and report their
 // figures (peak RSS from /proc/<pid>/status, durations, counts) with t.Logf.

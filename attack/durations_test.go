@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // TestClampedDurations attacks the retry-delay arithmetic: Stytch answers 429

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // TestBadGRPCBytes attacks the gRPC decoder with bytes no protobuf encoder

@@ -34,7 +34,7 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // full selects the full size of every attack (see the package doc).

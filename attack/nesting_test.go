@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/attestd/attestd/service/jsonlimit"
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/jsonlimit"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // nestingBudget is the size each nested request aims at: just under the

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // pipelinedRequest is one REST request for a raw connection: a normal

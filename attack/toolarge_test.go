@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // twoMiB is the body size of the write-first clients.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // TestTrailingData attacks the REST decoder with bodies that hold more than

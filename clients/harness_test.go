@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // attestd is the binary built once for all tests; root is the repository.

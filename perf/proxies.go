@@ -21,7 +21,7 @@ import (
 // same upstream transport, sized as attestd's and nginx's keep-alive pools.
 
 // proxyTransport is net/http's default transport with attestd's keep-alive
-// pool sizes (service/upstream.NewTransport: 256 idle, 128 per host; nginx
+// pool sizes (internal/upstream.NewTransport: 256 idle, 128 per host; nginx
 // gets keepalive 128), so no reference point pays for connections the others
 // keep.
 func proxyTransport() *http.Transport {

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // runUpstream serves Stytch's typical attest answer to every request, as

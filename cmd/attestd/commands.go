@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/attestd/attestd/service/emulator"
-	"github.com/attestd/attestd/service/emulator/demo"
-	"github.com/attestd/attestd/service/emulator/seed"
-	"github.com/attestd/attestd/service/server"
+	"github.com/attestd/attestd/emulator"
+	"github.com/attestd/attestd/emulator/demo"
+	"github.com/attestd/attestd/emulator/seed"
+	"github.com/attestd/attestd/internal/server"
 )
 
 // run dispatches on the subcommand; without one it is the service.

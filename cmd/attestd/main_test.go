@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // binary is the attestd built once for all tests (TestMain).

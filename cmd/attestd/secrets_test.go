@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
-	"github.com/attestd/attestd/service/security"
+	"github.com/attestd/attestd/internal/security"
 )
 
 // TestNoSecretInOutput runs a full flow of successes and failures through

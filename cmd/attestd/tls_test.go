@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/service/stytchtest"
+	"github.com/attestd/attestd/internal/stytchtest"
 )
 
 // serverSerial opens a TLS connection and returns the certificate's serial.

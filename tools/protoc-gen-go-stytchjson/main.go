@@ -4,7 +4,7 @@
 // scanner of its own, in runtime.go) and sets the fields of the generated
 // struct directly.
 //
-// It exists for service/translate, which decodes every Stytch answer: the
+// It exists for internal/translate, which decodes every Stytch answer: the
 // generated code is several times cheaper than protojson and decodes
 // exactly as protojson.UnmarshalOptions{DiscardUnknown: true} does, or
 // refuses so that protojson decides. It knows only the field kinds the

@@ -1,0 +1,170 @@
+// Package observe is how operators see attestd: Prometheus metrics,
+// OpenTelemetry tracing (with tracing off, W3C trace-context propagation
+// alone), and the admin listener that serves /metrics, /healthz, /readyz
+// and (optionally) pprof. Nothing here ever carries a token, a secret, an
+// email or an ID in a label.
+package observe
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/attestd/attestd/internal/apierr"
+	"github.com/attestd/attestd/internal/translate"
+)
+
+// knownErrorTypes bounds the error_type label: Stytch's names an attest can
+// plausibly return and attestd's own. Anything else is "other", so a
+// misbehaving upstream cannot mint label values.
+var knownErrorTypes = map[string]bool{}
+
+func init() {
+	for _, t := range []string{
+		// Stytch (README "Errors", reference §8.3)
+		"unauthorized_credentials", "too_many_requests", "internal_server_error", "bad_request", "invalid_argument",
+		"organization_suspended", "use_https", "invalid_trusted_auth_token", "trusted_token_profile_not_found",
+		"trusted_token_profile_invalid_request", "token_missing_organization_id_claim", "invalid_token_organization_id_claim",
+		"jwt_invalid_issuer", "jwt_invalid_audience", "jwt_invalid_claims", "organization_not_found", "invalid_organization_id",
+		"member_not_found", "email_jit_provisioning_not_allowed", "session_not_found", "unable_to_parse_session_jwt",
+		"invalid_session_token", "too_many_session_arguments", "invalid_session_duration_minutes", "custom_claims_too_large",
+		"reserved_claims_in_custom_claims", "stytch_claims_in_custom_claims", "unable_to_represent_custom_claims_json",
+		// attestd's own
+		apierr.TypeRequestTooLarge, apierr.TypeRouteNotFound, apierr.TypeMethodNotAllowed, apierr.TypeUpstreamTimeout,
+		apierr.TypeUpstreamUnavailable, apierr.TypeUpstreamInvalidResponse, apierr.TypeUpstreamResponseTooLarge,
+		apierr.TypeUpstreamError, apierr.TypeRequestCanceled, apierr.TypeUpstreamOverloaded, apierr.TypeUpstreamCircuitOpen,
+		apierr.TypeUpstreamCredentialsRejected,
+		"unauthenticated", "permission_denied", "unimplemented", "aborted",
+	} {
+		knownErrorTypes[t] = true
+	}
+}
+
+// ErrorTypeLabel is t when it is a known error type, "" for none, else
+// "other".
+func ErrorTypeLabel(t string) string {
+	if t == "" || knownErrorTypes[t] {
+		return t
+	}
+	return "other"
+}
+
+// Metrics are attestd's Prometheus metrics, on a registry of their own.
+// Calls are counted once, by attestd_attest_calls_total and
+// attestd_attest_duration_seconds: grpc-ecosystem's grpc_server_* series
+// counted every call again, without the error_type or the protocol (REST
+// reaches the services in process, as gRPC), so they are gone.
+type Metrics struct {
+	// Registry holds every attestd metric plus Go and process collectors.
+	Registry *prometheus.Registry
+
+	calls           *prometheus.CounterVec
+	callDuration    *prometheus.HistogramVec
+	upstreamLatency *prometheus.HistogramVec
+	rateLimited     *prometheus.CounterVec
+}
+
+// UpstreamState reads the upstream client's live state.
+type UpstreamState interface {
+	InFlight() int
+	Queued() int
+	BreakerState() string
+	CredentialsRejected() bool
+}
+
+// breakerStates are the breaker gauge's values.
+var breakerStates = map[string]float64{"closed": 0, "half_open": 1, "open": 2}
+
+// NewMetrics registers every metric; drift may be nil (no drift counter).
+// The upstream gauges come with WatchUpstream, once the client exists.
+func NewMetrics(version string, drift *translate.DriftLog) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "attestd_attest_calls_total",
+			Help: "Attest calls by protocol (grpc, rest), gRPC code and error_type (\"\" on success).",
+		}, []string{"protocol", "code", "error_type"}),
+		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "attestd_attest_duration_seconds",
+			Help:    "Attest call latency inside attestd, by protocol.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"protocol"}),
+		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "attestd_upstream_request_duration_seconds",
+			Help:    "Each HTTP attempt to Stytch, by HTTP status (\"0\": no answer) and Stytch error_type.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"status", "error_type"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "attestd_rate_limited_total",
+			Help: "Calls refused by the per-caller rate limit, by reason (caller: over its rate; auth_failure: too many failed authentications from an address).",
+		}, []string{"reason"}),
+	}
+	m.Registry.MustRegister(m.calls, m.callDuration, m.upstreamLatency, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "attestd_build_info", Help: "Always 1; the version label says which attestd runs.",
+			ConstLabels: prometheus.Labels{"version": version},
+		}, func() float64 { return 1 }))
+	for _, r := range []string{"caller", "auth_failure"} {
+		m.rateLimited.WithLabelValues(r) // present at 0 from the start
+	}
+	if drift != nil {
+		m.Registry.MustRegister(driftCollector{drift})
+	}
+	return m
+}
+
+// WatchUpstream registers the gauges read from the upstream client: calls
+// in flight, calls queued, the breaker's state.
+func (m *Metrics) WatchUpstream(up UpstreamState) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "attestd_upstream_in_flight", Help: "Calls to Stytch in flight now.",
+		}, func() float64 { return float64(up.InFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "attestd_upstream_queued", Help: "Calls waiting for a slot to call Stytch.",
+		}, func() float64 { return float64(up.Queued()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "attestd_upstream_breaker_state", Help: "The circuit breaker on Stytch: 0 closed, 1 half-open, 2 open.",
+		}, func() float64 { return breakerStates[up.BreakerState()] }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "attestd_upstream_credentials_rejected",
+			Help: "1 while Stytch rejects attestd's own project credentials (attestd is misconfigured and unready), else 0.",
+		}, func() float64 {
+			if up.CredentialsRejected() {
+				return 1
+			}
+			return 0
+		}))
+}
+
+// Call records one finished call.
+func (m *Metrics) Call(protocol, code, errorType string, took time.Duration) {
+	m.calls.WithLabelValues(protocol, code, ErrorTypeLabel(errorType)).Inc()
+	m.callDuration.WithLabelValues(protocol).Observe(took.Seconds())
+}
+
+// RateLimited records a rate-limit refusal.
+func (m *Metrics) RateLimited(reason string) { m.rateLimited.WithLabelValues(reason).Inc() }
+
+// UpstreamAttempt records one HTTP attempt to Stytch (upstream.Options.Observe).
+func (m *Metrics) UpstreamAttempt(status int, errorType string, took time.Duration) {
+	m.upstreamLatency.WithLabelValues(strconv.Itoa(status), ErrorTypeLabel(errorType)).Observe(took.Seconds())
+}
+
+// driftCollector exposes the drift log's counts: one series per unknown
+// key path, at most 257 (the log folds the rest into "(other)").
+type driftCollector struct{ d *translate.DriftLog }
+
+var driftDesc = prometheus.NewDesc("attestd_upstream_unknown_keys_total",
+	"Unknown keys seen in Stytch's answers, by JSON path: the protobuf mirror must grow.", []string{"path"}, nil)
+
+func (c driftCollector) Describe(ch chan<- *prometheus.Desc) { ch <- driftDesc }
+
+func (c driftCollector) Collect(ch chan<- prometheus.Metric) {
+	for path, n := range c.d.Counts() {
+		ch <- prometheus.MustNewConstMetric(driftDesc, prometheus.CounterValue, float64(n), path)
+	}
+}
