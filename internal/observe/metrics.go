@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/attestd/attestd/internal/apierr"
-	"github.com/attestd/attestd/internal/translate"
 )
 
 // knownErrorTypes bounds the error_type label: Stytch's names an attest can
@@ -79,7 +78,7 @@ var breakerStates = map[string]float64{"closed": 0, "half_open": 1, "open": 2}
 
 // NewMetrics registers every metric; drift may be nil (no drift counter).
 // The upstream gauges come with WatchUpstream, once the client exists.
-func NewMetrics(version string, drift *translate.DriftLog) *Metrics {
+func NewMetrics(version string, drift *DriftLog) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -156,7 +155,7 @@ func (m *Metrics) UpstreamAttempt(status int, errorType string, took time.Durati
 
 // driftCollector exposes the drift log's counts: one series per unknown
 // key path, at most 257 (the log folds the rest into "(other)").
-type driftCollector struct{ d *translate.DriftLog }
+type driftCollector struct{ d *DriftLog }
 
 var driftDesc = prometheus.NewDesc("attestd_upstream_unknown_keys_total",
 	"Unknown keys seen in Stytch's answers, by JSON path: the protobuf mirror must grow.", []string{"path"}, nil)

@@ -24,7 +24,6 @@ import (
 
 	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/observe"
-	"github.com/attestd/attestd/internal/translate"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -273,7 +272,7 @@ func TestWatchUpstream(t *testing.T) {
 }
 
 func TestDriftCollector(t *testing.T) {
-	drift := translate.NewDriftLog(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	drift := observe.NewDriftLog(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m := observe.NewMetrics("test", drift)
 
 	fams := gather(t, m)

@@ -31,7 +31,6 @@ import (
 	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/observe"
 	"github.com/attestd/attestd/internal/security"
-	"github.com/attestd/attestd/internal/translate"
 	"github.com/attestd/attestd/internal/upstream"
 )
 
@@ -47,7 +46,7 @@ type Server struct {
 	http     *http.Server
 	grpcLis  *countingListener
 	httpLis  *countingListener
-	drift    *translate.DriftLog
+	drift    *observe.DriftLog
 	emulator *emulator.Listener // nil unless in emulator mode
 	direct   *inproc.Direct     // the gateway's way in
 	upstream *upstream.Client
@@ -74,7 +73,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return nil, err
 	}
 	o := collectOptions(opts)
-	s := &Server{cfg: cfg, log: log, drift: translate.NewDriftLog(log), serveErr: make(chan error, 2)}
+	s := &Server{cfg: cfg, log: log, drift: observe.NewDriftLog(log), serveErr: make(chan error, 2)}
 	var err error
 	if s.tracing, err = observe.NewTracing(ctx, o.getenv, Version, o.spanExporter); err != nil {
 		return nil, &config.Error{Setting: "OTEL_*", Problem: err.Error()}
@@ -273,7 +272,7 @@ func (s *Server) EmulatorURL() string {
 }
 
 // Drift exposes the unknown-key counts seen in Stytch's answers.
-func (s *Server) Drift() *translate.DriftLog { return s.drift }
+func (s *Server) Drift() *observe.DriftLog { return s.drift }
 
 // Wait blocks until a listener fails on its own (not through Shutdown).
 func (s *Server) Wait(ctx context.Context) error {

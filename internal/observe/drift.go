@@ -1,4 +1,4 @@
-package translate
+package observe
 
 import (
 	"log/slog"
