@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/verbatim"
 )
 
@@ -48,9 +49,9 @@ func (d *Direct) RegisterService(desc *grpc.ServiceDesc, impl any) {
 
 // Invoke runs a unary call: the caller's outgoing metadata becomes the
 // server side's incoming metadata, the peer is marked as in-process (see
-// AuthInfo), headers and trailers the handlers set come back through the
-// grpc.Header and grpc.Trailer call options, and the answer's fields are
-// moved into reply (shared, not deep-copied; see move).
+// middleware.ForwardedAuthInfo), headers and trailers the handlers set come
+// back through the grpc.Header and grpc.Trailer call options, and the
+// answer's fields are moved into reply (shared, not deep-copied; see move).
 func (d *Direct) Invoke(ctx context.Context, fullMethod string, args, reply any, opts ...grpc.CallOption) error {
 	m, ok := d.methods[fullMethod]
 	if !ok {
@@ -65,7 +66,9 @@ func (d *Direct) Invoke(ctx context.Context, fullMethod string, args, reply any,
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	sctx := metadata.NewIncomingContext(ctx, md)
-	sctx = peer.NewContext(sctx, &peer.Peer{Addr: addr{}, LocalAddr: addr{}, AuthInfo: AuthInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}})
+	sctx = peer.NewContext(sctx, &peer.Peer{Addr: addr{}, LocalAddr: addr{}, AuthInfo: middleware.ForwardedAuthInfo{
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
+	}})
 	st := &stream{method: fullMethod}
 	sctx = grpc.NewContextWithServerTransportStream(sctx, st)
 

@@ -14,6 +14,7 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/inproc"
+	"github.com/attestd/attestd/internal/middleware"
 )
 
 // service answers Attest with what it saw of the call.
@@ -27,7 +28,7 @@ func (service) Attest(ctx context.Context, req *b2bsessionv1.AttestRequest) (*b2
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	p, _ := peer.FromContext(ctx)
-	_, inProcess := p.AuthInfo.(inproc.AuthInfo)
+	_, inProcess := p.AuthInfo.(middleware.ForwardedAuthInfo)
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-seen", strings.Join(md.Get("x-caller"), ",")))
 	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t"))
 	method, _ := grpc.Method(ctx)

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/attestd/attestd/internal/apierr"
-	"github.com/attestd/attestd/internal/inproc"
 	"github.com/attestd/attestd/internal/ratelimit"
 	"github.com/attestd/attestd/internal/security"
 )
@@ -30,6 +29,16 @@ const (
 	// InternalHeaderPrefix is reserved for attestd's own metadata.
 	InternalHeaderPrefix = "x-attestd-"
 )
+
+// ForwardedAuthInfo marks a call the REST gateway forwarded over the
+// in-process connection (internal/inproc): the one peer whose PeerCertHeader
+// and PeerAddrHeader the chain believes, as only code in this process can
+// make such a call. It lives beside those keys so that the chain depends on
+// no transport: the in-process adapter sets it, the chain reads it.
+type ForwardedAuthInfo struct{ credentials.CommonAuthInfo }
+
+// AuthType names the connection kind.
+func (ForwardedAuthInfo) AuthType() string { return "inproc" }
 
 // Caller is who made a call, as far as attestd can tell.
 type Caller struct {
@@ -107,7 +116,7 @@ func identify(ctx context.Context, allowed []string) Caller {
 		return c
 	}
 	switch info := p.AuthInfo.(type) {
-	case inproc.AuthInfo:
+	case ForwardedAuthInfo:
 		c.Protocol = "rest"
 		md, _ := metadata.FromIncomingContext(ctx)
 		c.Addr = first(md, PeerAddrHeader)

@@ -21,7 +21,6 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/apierr"
-	"github.com/attestd/attestd/internal/inproc"
 	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/ratelimit"
 	"github.com/attestd/attestd/internal/security"
@@ -401,7 +400,7 @@ func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 		peer *peer.Peer // nil: no peer in the context
 		want middleware.Caller
 	}{
-		{"in-process connection", &peer.Peer{Addr: tcp, AuthInfo: inproc.AuthInfo{}},
+		{"in-process connection", &peer.Peer{Addr: tcp, AuthInfo: middleware.ForwardedAuthInfo{}},
 			middleware.Caller{Name: "svc-a.internal", Via: "mtls", Addr: "10.9.9.9", Protocol: "rest"}},
 		{"network connection without credentials", &peer.Peer{Addr: tcp, AuthInfo: nil},
 			middleware.Caller{Via: "anonymous", Addr: "192.0.2.7", Protocol: "grpc"}},
@@ -437,7 +436,7 @@ func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 	// A valid token wins over a forwarded certificate identity.
 	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{Auth: middleware.AuthOptions{Tokens: tokens(t)}})
 	md := metadata.Join(forged, metadata.Pairs("authorization", "Bearer "+tokenA))
-	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{AuthInfo: inproc.AuthInfo{}})
+	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{AuthInfo: middleware.ForwardedAuthInfo{}})
 	seen, _, err := callerSeen(ctx, chain, attestMethod, validRequest())
 	if err != nil || seen.Name != "svc-a" || seen.Via != "token" || seen.Addr != "10.9.9.9" {
 		t.Errorf("token over in-process connection: %+v, %v", seen, err)
@@ -470,7 +469,7 @@ func TestCertificateNamedByAllowList(t *testing.T) {
 		Auth: middleware.AuthOptions{AllowedClients: []string{"svc-a.internal"}},
 	})
 	md := metadata.Pairs(middleware.PeerCertHeader, "spiffe://corp/svc-a", middleware.PeerCertHeader, "svc-a.internal")
-	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{AuthInfo: inproc.AuthInfo{}})
+	ctx := peer.NewContext(metadata.NewIncomingContext(testCtx(t), md), &peer.Peer{AuthInfo: middleware.ForwardedAuthInfo{}})
 	c, _, err := callerSeen(ctx, chain, attestMethod, validRequest())
 	if err != nil || c.Name != "svc-a.internal" || c.Via != "mtls" {
 		t.Errorf("caller %+v (%v); want svc-a.internal via mtls", c, err)
