@@ -174,7 +174,6 @@ func (e *Emulator) load(sp seed.Project, o Options) (*project, error) {
 			p.orgRefs[*ext] = org
 		}
 		for _, m := range so.Members {
-			m := m
 			m.OrganizationID = org.OrganizationID
 			if m.MemberID == "" {
 				m.MemberID = newID("member", p.env)

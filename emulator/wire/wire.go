@@ -14,7 +14,6 @@
 package wire
 
 import (
-	"maps"
 	"reflect"
 	"time"
 )
@@ -94,18 +93,6 @@ func (s *MemberSession) Normalize() {
 	s.Roles = nonNil(s.Roles)
 }
 
-// Clone returns a deep copy of s.
-func (s *MemberSession) Clone() *MemberSession {
-	if s == nil {
-		return nil
-	}
-	c := *s
-	c.AuthenticationFactors = cloneSlice(s.AuthenticationFactors, AuthenticationFactor.clone)
-	c.Roles = cloneSlice(s.Roles, identity)
-	c.CustomClaims = cloneMap(s.CustomClaims)
-	return &c
-}
-
 // AuthenticationFactor is one factor of a session. Only the scalar part and
 // the trusted-auth-token sub-factor are modelled: the emulator issues no
 // other kind.
@@ -122,14 +109,6 @@ type AuthenticationFactor struct {
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 	// TrustedAuthTokenFactor identifies the attested trusted token.
 	TrustedAuthTokenFactor *TrustedAuthTokenFactor `json:"trusted_auth_token_factor,omitempty"`
-}
-
-func (f AuthenticationFactor) clone() AuthenticationFactor {
-	f.LastAuthenticatedAt = clonePtr(f.LastAuthenticatedAt)
-	f.CreatedAt = clonePtr(f.CreatedAt)
-	f.UpdatedAt = clonePtr(f.UpdatedAt)
-	f.TrustedAuthTokenFactor = clonePtr(f.TrustedAuthTokenFactor)
-	return f
 }
 
 // TrustedAuthTokenFactor is the sub-factor added by a trusted-token attest.
@@ -208,27 +187,6 @@ func (m *Member) Normalize() {
 	m.SCIMRegistration.Normalize()
 }
 
-// Clone returns a deep copy of m.
-func (m *Member) Clone() *Member {
-	if m == nil {
-		return nil
-	}
-	c := *m
-	c.SSORegistrations = cloneSlice(m.SSORegistrations, SSORegistration.clone)
-	c.OAuthRegistrations = cloneSlice(m.OAuthRegistrations, OAuthRegistration.clone)
-	c.RetiredEmailAddresses = cloneSlice(m.RetiredEmailAddresses, identity)
-	c.Roles = cloneSlice(m.Roles, MemberRole.clone)
-	c.TrustedMetadata = cloneMap(m.TrustedMetadata)
-	c.UntrustedMetadata = cloneMap(m.UntrustedMetadata)
-	c.CreatedAt = clonePtr(m.CreatedAt)
-	c.UpdatedAt = clonePtr(m.UpdatedAt)
-	c.SCIMRegistration = m.SCIMRegistration.clone()
-	c.ExternalID = clonePtr(m.ExternalID)
-	c.LockCreatedAt = clonePtr(m.LockCreatedAt)
-	c.LockExpiresAt = clonePtr(m.LockExpiresAt)
-	return &c
-}
-
 // SSORegistration is a Member's SAML/OIDC registration.
 type SSORegistration struct {
 	// ConnectionID is the SSO connection ID.
@@ -239,11 +197,6 @@ type SSORegistration struct {
 	RegistrationID string `json:"registration_id"`
 	// SSOAttributes are arbitrary IdP attributes.
 	SSOAttributes map[string]any `json:"sso_attributes,omitzero"`
-}
-
-func (r SSORegistration) clone() SSORegistration {
-	r.SSOAttributes = cloneMap(r.SSOAttributes)
-	return r
 }
 
 // OAuthRegistration is a Member's linked OAuth identity.
@@ -258,12 +211,6 @@ type OAuthRegistration struct {
 	ProfilePictureURL *string `json:"profile_picture_url,omitempty"`
 	// Locale is the locale from the provider.
 	Locale *string `json:"locale,omitempty"`
-}
-
-func (r OAuthRegistration) clone() OAuthRegistration {
-	r.ProfilePictureURL = clonePtr(r.ProfilePictureURL)
-	r.Locale = clonePtr(r.Locale)
-	return r
 }
 
 // RetiredEmail is a Member's previous, retired email address.
@@ -287,22 +234,12 @@ func (r *MemberRole) Normalize() {
 	r.Sources = nonNil(r.Sources)
 }
 
-func (r MemberRole) clone() MemberRole {
-	r.Sources = cloneSlice(r.Sources, MemberRoleSource.clone)
-	return r
-}
-
 // MemberRoleSource is one reason a Member holds a role.
 type MemberRoleSource struct {
 	// Type is e.g. direct_assignment, email_assignment, sso_connection.
 	Type string `json:"type"`
 	// Details is type-specific metadata.
 	Details map[string]any `json:"details,omitzero"`
-}
-
-func (s MemberRoleSource) clone() MemberRoleSource {
-	s.Details = cloneMap(s.Details)
-	return s
 }
 
 // SCIMRegistration is a Member's SCIM provisioning record.
@@ -322,16 +259,6 @@ func (r *SCIMRegistration) Normalize() {
 	if r != nil {
 		r.SCIMAttributes.Normalize()
 	}
-}
-
-func (r *SCIMRegistration) clone() *SCIMRegistration {
-	if r == nil {
-		return nil
-	}
-	c := *r
-	c.ExternalID = clonePtr(r.ExternalID)
-	c.SCIMAttributes = r.SCIMAttributes.clone()
-	return &c
 }
 
 // SCIMAttributes are SCIM 2.0 user attributes in snake_case.
@@ -399,29 +326,6 @@ func (a *SCIMAttributes) Normalize() {
 	a.Entitlements = nonNil(a.Entitlements)
 	a.Roles = nonNil(a.Roles)
 	a.X509Certificates = nonNil(a.X509Certificates)
-}
-
-func (a *SCIMAttributes) clone() *SCIMAttributes {
-	if a == nil {
-		return nil
-	}
-	c := *a
-	c.Groups = cloneSlice(a.Groups, identity)
-	c.Emails = cloneSlice(a.Emails, identity)
-	c.PhoneNumbers = cloneSlice(a.PhoneNumbers, identity)
-	c.Addresses = cloneSlice(a.Addresses, identity)
-	c.IMs = cloneSlice(a.IMs, identity)
-	c.Photos = cloneSlice(a.Photos, identity)
-	c.Entitlements = cloneSlice(a.Entitlements, identity)
-	c.Roles = cloneSlice(a.Roles, identity)
-	c.X509Certificates = cloneSlice(a.X509Certificates, identity)
-	c.Name = clonePtr(a.Name)
-	if a.EnterpriseExtension != nil {
-		e := *a.EnterpriseExtension
-		e.Manager = clonePtr(e.Manager)
-		c.EnterpriseExtension = &e
-	}
-	return &c
 }
 
 // SCIMGroup is a SCIM group membership.
@@ -586,36 +490,6 @@ func (o *Organization) Normalize() {
 	}
 }
 
-// Clone returns a deep copy of o.
-func (o *Organization) Clone() *Organization {
-	if o == nil {
-		return nil
-	}
-	c := *o
-	c.SSOJITProvisioningAllowedConnections = cloneSlice(o.SSOJITProvisioningAllowedConnections, identity)
-	c.SSOActiveConnections = cloneSlice(o.SSOActiveConnections, identity)
-	c.EmailAllowedDomains = cloneSlice(o.EmailAllowedDomains, identity)
-	c.AllowedAuthMethods = cloneSlice(o.AllowedAuthMethods, identity)
-	c.RBACEmailImplicitRoleAssignments = cloneSlice(o.RBACEmailImplicitRoleAssignments, identity)
-	c.AllowedMFAMethods = cloneSlice(o.AllowedMFAMethods, identity)
-	c.ClaimedEmailDomains = cloneSlice(o.ClaimedEmailDomains, identity)
-	c.AllowedFirstPartyConnectedApps = cloneSlice(o.AllowedFirstPartyConnectedApps, identity)
-	c.AllowedThirdPartyConnectedApps = cloneSlice(o.AllowedThirdPartyConnectedApps, identity)
-	c.CustomRoles = cloneSlice(o.CustomRoles, CustomRole.clone)
-	c.TrustedMetadata = cloneMap(o.TrustedMetadata)
-	c.CreatedAt = clonePtr(o.CreatedAt)
-	c.UpdatedAt = clonePtr(o.UpdatedAt)
-	c.OrganizationExternalID = clonePtr(o.OrganizationExternalID)
-	c.SSODefaultConnectionID = clonePtr(o.SSODefaultConnectionID)
-	if o.SCIMActiveConnection != nil {
-		s := *o.SCIMActiveConnection
-		s.BearerTokenExpiresAt = clonePtr(s.BearerTokenExpiresAt)
-		c.SCIMActiveConnection = &s
-	}
-	c.AllowedOAuthTenants = cloneMap(o.AllowedOAuthTenants)
-	return &c
-}
-
 // ActiveSSOConnection is an active SAML/OIDC connection.
 type ActiveSSOConnection struct {
 	// ConnectionID is the SSO connection ID.
@@ -652,11 +526,6 @@ func (r *CustomRole) Normalize() {
 	}
 }
 
-func (r CustomRole) clone() CustomRole {
-	r.Permissions = cloneSlice(r.Permissions, CustomRolePermission.clone)
-	return r
-}
-
 // CustomRolePermission grants actions on one RBAC resource.
 type CustomRolePermission struct {
 	// ResourceID is the RBAC resource ID.
@@ -668,11 +537,6 @@ type CustomRolePermission struct {
 // Normalize replaces a nil Actions slice with an empty one.
 func (p *CustomRolePermission) Normalize() {
 	p.Actions = nonNil(p.Actions)
-}
-
-func (p CustomRolePermission) clone() CustomRolePermission {
-	p.Actions = cloneSlice(p.Actions, identity)
-	return p
 }
 
 // ActiveSCIMConnection is an Organization's active SCIM connection.
@@ -693,59 +557,6 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-func identity[T any](v T) T { return v }
-
-// cloneSlice copies s element-wise with f, preserving nil versus empty.
-func cloneSlice[T any](s []T, f func(T) T) []T {
-	if s == nil {
-		return nil
-	}
-	c := make([]T, len(s))
-	for i, v := range s {
-		c[i] = f(v)
-	}
-	return c
-}
-
-// clonePtr returns a pointer to a shallow copy of *p, or nil.
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
-}
-
-// cloneMap deep-copies a free-form JSON object, preserving nil versus empty.
-func cloneMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		c[k] = cloneAny(v)
-	}
-	return c
-}
-
-// cloneAny deep-copies the container types that decoding JSON into any
-// produces ([]any, map[string]any), plus []string and map[string]string
-// which Go callers commonly use; other values are returned as is.
-func cloneAny(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		return cloneMap(v)
-	case []any:
-		return cloneSlice(v, cloneAny)
-	case []string:
-		return cloneSlice(v, identity)
-	case map[string]string:
-		return maps.Clone(v)
-	default:
-		return v
-	}
 }
 
 // JSONKind names a Go type as the JSON value that decodes into it ("a
