@@ -118,12 +118,8 @@ func peerMetadata(_ context.Context, r *http.Request) metadata.MD {
 		md.Set(middleware.PeerAddrHeader, host)
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		leaf := r.TLS.PeerCertificates[0]
-		ids := security.Identities(leaf)
-		if len(ids) == 0 && leaf.Subject.CommonName != "" {
-			ids = []string{leaf.Subject.CommonName}
-		}
-		md.Set(middleware.PeerCertHeader, ids...) // all of them: the server picks by its allow-list
+		// All of them: the server picks by its allow-list.
+		md.Set(middleware.PeerCertHeader, security.Names(r.TLS.PeerCertificates[0])...)
 	}
 	return md
 }

@@ -126,10 +126,7 @@ func identify(ctx context.Context, allowed []string) Caller {
 		return c
 	case credentials.TLSInfo:
 		if certs := info.State.PeerCertificates; len(certs) > 0 {
-			c.Name, c.Via = certName(security.Identities(certs[0]), allowed), "mtls"
-			if c.Name == "" {
-				c.Name = certs[0].Subject.CommonName
-			}
+			c.Name, c.Via = certName(security.Names(certs[0]), allowed), "mtls"
 		}
 	}
 	if p.Addr != nil {

@@ -374,30 +374,30 @@ func mustURL(t *testing.T, s string) *url.URL {
 
 func TestIdentities(t *testing.T) {
 	cases := []struct {
-		name     string
-		cert     *x509.Certificate
-		all      []string
-		identity string
+		name  string
+		cert  *x509.Certificate
+		all   []string
+		names []string
 	}{
 		{"URIs before DNS names", &x509.Certificate{
 			Subject:  pkix.Name{CommonName: "cn.internal"},
 			DNSNames: []string{"b.internal", "a.internal"},
 			URIs:     []*url.URL{mustURL(t, "spiffe://td/x"), mustURL(t, "spiffe://td/y")},
-		}, []string{"spiffe://td/x", "spiffe://td/y", "b.internal", "a.internal"}, "spiffe://td/x"},
+		}, []string{"spiffe://td/x", "spiffe://td/y", "b.internal", "a.internal"}, []string{"spiffe://td/x", "spiffe://td/y", "b.internal", "a.internal"}},
 		{"DNS names only", &x509.Certificate{
 			Subject:  pkix.Name{CommonName: "cn.internal"},
 			DNSNames: []string{"b.internal", "a.internal"},
-		}, []string{"b.internal", "a.internal"}, "b.internal"},
-		{"common name only", &x509.Certificate{Subject: pkix.Name{CommonName: "cn.internal"}}, []string{}, "cn.internal"},
-		{"nothing", &x509.Certificate{}, []string{}, ""},
+		}, []string{"b.internal", "a.internal"}, []string{"b.internal", "a.internal"}},
+		{"common name only", &x509.Certificate{Subject: pkix.Name{CommonName: "cn.internal"}}, []string{}, []string{"cn.internal"}},
+		{"nothing", &x509.Certificate{}, []string{}, []string{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := security.Identities(tc.cert); !slices.Equal(got, tc.all) {
 				t.Errorf("Identities = %q, want %q", got, tc.all)
 			}
-			if got := security.Identity(tc.cert); got != tc.identity {
-				t.Errorf("Identity = %q, want %q", got, tc.identity)
+			if got := security.Names(tc.cert); !slices.Equal(got, tc.names) {
+				t.Errorf("Names = %q, want %q", got, tc.names)
 			}
 		})
 	}

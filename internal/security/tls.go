@@ -164,11 +164,13 @@ func Identities(c *x509.Certificate) []string {
 	return append(ids, c.DNSNames...)
 }
 
-// Identity is the one name a certificate is known by in logs and rate
-// limits: its first identity, or its subject's common name.
-func Identity(c *x509.Certificate) string {
-	if ids := Identities(c); len(ids) > 0 {
-		return ids[0]
+// Names are what a caller presenting c is known by in logs and rate limits
+// (the chain picks one by the allow-list): its Identities, or, for a
+// certificate with none, its subject's common name. The allow-list itself
+// is checked against Identities alone.
+func Names(c *x509.Certificate) []string {
+	if ids := Identities(c); len(ids) > 0 || c.Subject.CommonName == "" {
+		return ids
 	}
-	return c.Subject.CommonName
+	return []string{c.Subject.CommonName}
 }
