@@ -118,9 +118,8 @@ func identify(ctx context.Context, allowed []string) Caller {
 	switch info := p.AuthInfo.(type) {
 	case ForwardedAuthInfo:
 		c.Protocol = "rest"
-		md, _ := metadata.FromIncomingContext(ctx)
-		c.Addr = first(md, PeerAddrHeader)
-		if id := certName(md.Get(PeerCertHeader), allowed); id != "" {
+		c.Addr = firstIncoming(ctx, PeerAddrHeader)
+		if id := certName(metadata.ValueFromIncomingContext(ctx, PeerCertHeader), allowed); id != "" {
 			c.Name, c.Via = id, "mtls"
 		}
 		return c
@@ -138,8 +137,9 @@ func identify(ctx context.Context, allowed []string) Caller {
 	return c
 }
 
-func first(md metadata.MD, key string) string {
-	if v := md.Get(key); len(v) > 0 {
+// firstIncoming is the call's first value of a metadata key, or "".
+func firstIncoming(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
@@ -175,8 +175,7 @@ func authenticate(o AuthOptions, ctx context.Context, method string) error {
 	if o.Tokens == nil || o.exempt(method) {
 		return nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	scheme, token, ok := strings.Cut(first(md, "authorization"), " ")
+	scheme, token, ok := strings.Cut(firstIncoming(ctx, "authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return errUnauthenticated()
 	}

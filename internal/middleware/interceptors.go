@@ -99,13 +99,8 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 func RequestID(ctx context.Context) string { return callOf(ctx).requestID }
 
 func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	id := ""
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDHeader); len(v) > 0 && ValidRequestID(v[0]) {
-			id = v[0]
-		}
-	}
-	if id == "" {
+	id := firstIncoming(ctx, RequestIDHeader)
+	if !ValidRequestID(id) {
 		id = NewRequestID()
 	}
 	// The header cannot fail to send before the handler has written anything.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -92,10 +93,5 @@ func (t *Tokens) Len() int { return len(t.entries) }
 // 12 hex digits of its SHA-256.
 func Fingerprint(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
-	const hex = "0123456789abcdef"
-	out := make([]byte, 12)
-	for i := range 6 {
-		out[2*i], out[2*i+1] = hex[sum[i]>>4], hex[sum[i]&0x0f]
-	}
-	return string(out)
+	return hex.EncodeToString(sum[:6])
 }
