@@ -1,6 +1,8 @@
 // Package config holds attestd's settings: one struct with defaults, read
 // from flags and the environment (flags win), validated before anything
-// starts, and printable without its secret.
+// starts, and printable without its secret. One table (settings.go) names
+// each setting's environment variable, flag and log key; the README's
+// configuration table is checked against it.
 package config
 
 import (
@@ -11,11 +13,8 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/attestd/attestd/internal/upstream"
 )
 
 // Config is attestd's complete configuration.
@@ -40,7 +39,7 @@ type Config struct {
 	MaxUpstreamResponseBytes int64
 	// MaxRequestBytes caps a caller's request, REST body or gRPC message
 	// (ATTESTD_MAX_REQUEST_BYTES).
-	MaxRequestBytes int64
+	MaxRequestBytes int
 	// ShutdownGrace is how long in-flight calls may take to finish after
 	// SIGTERM/SIGINT (ATTESTD_SHUTDOWN_GRACE).
 	ShutdownGrace time.Duration
@@ -80,23 +79,23 @@ type Config struct {
 	// (ATTESTD_RATE_LIMIT).
 	RateLimit float64
 	// RateBurst is each caller's burst above RateLimit (ATTESTD_RATE_BURST).
-	RateBurst int64
+	RateBurst int
 	// MaxCallDeadline caps any call's deadline, whatever the caller asks
 	// (ATTESTD_MAX_CALL_DEADLINE).
 	MaxCallDeadline time.Duration
 	// MaxMetadataBytes caps a call's headers: gRPC metadata or HTTP header
 	// block (ATTESTD_MAX_METADATA_BYTES).
-	MaxMetadataBytes int64
+	MaxMetadataBytes int
 	// UpstreamMaxConcurrent bounds calls in flight to Stytch
 	// (ATTESTD_UPSTREAM_MAX_CONCURRENT).
-	UpstreamMaxConcurrent int64
+	UpstreamMaxConcurrent int
 	// UpstreamMaxQueue bounds calls waiting for an upstream slot; beyond
 	// it calls are shed (ATTESTD_UPSTREAM_MAX_QUEUE).
-	UpstreamMaxQueue int64
+	UpstreamMaxQueue int
 	// BreakerFailures is the least number of failed upstream calls within
 	// BreakerWindow that opens the circuit, if they are also at least
 	// BreakerFailureRatio of the calls (ATTESTD_BREAKER_FAILURES).
-	BreakerFailures int64
+	BreakerFailures int
 	// BreakerFailureRatio is the least share of failed calls among failed
 	// and successful ones in the window that opens the circuit
 	// (ATTESTD_BREAKER_FAILURE_RATIO).
@@ -119,13 +118,22 @@ type Config struct {
 	AdminPprof bool
 }
 
-// Default returns the configuration used when nothing is set.
+// Stytch's hosts, chosen by project-ID prefix as Stytch's SDKs do.
+const (
+	liveBaseURL = "https://api.stytch.com"
+	testBaseURL = "https://test.stytch.com"
+)
+
+// Default returns the configuration used when nothing is set. The upstream
+// settings' defaults are also what the upstream client falls back to for
+// zero options; the server's TestConfigDefaultsMatchUpstream holds the two
+// equal (config imports none of the request path's packages).
 func Default() Config {
 	return Config{
 		GRPCAddr:                 ":50051",
 		HTTPAddr:                 ":8080",
-		UpstreamTimeout:          upstream.DefaultTimeout,
-		MaxUpstreamResponseBytes: upstream.DefaultMaxResponseBytes,
+		UpstreamTimeout:          10 * time.Second,
+		MaxUpstreamResponseBytes: 1 << 20,
 		MaxRequestBytes:          64 << 10,
 		ShutdownGrace:            15 * time.Second,
 		WriteTimeout:             10 * time.Second,
@@ -139,9 +147,9 @@ func Default() Config {
 		UpstreamMaxConcurrent:    64,
 		UpstreamMaxQueue:         256,
 		BreakerFailures:          5,
-		BreakerFailureRatio:      upstream.DefaultBreakerFailureRatio,
-		BreakerWindow:            upstream.DefaultBreakerWindow,
-		BreakerSlowCall:          upstream.DefaultSlowCall,
+		BreakerFailureRatio:      0.5,
+		BreakerWindow:            10 * time.Second,
+		BreakerSlowCall:          2 * time.Second,
 		BreakerCooldown:          10 * time.Second,
 		AdminAddr:                ":9464",
 	}
@@ -166,111 +174,39 @@ type Error struct {
 func (e *Error) Error() string { return e.Setting + ": " + e.Problem }
 
 // Load reads flags (args, without the program name) over the environment
-// (getenv) over the defaults, then validates the result.
+// (getenv) over the defaults, then validates the result. Every setting comes
+// from the table in settings.go.
 func Load(args []string, getenv func(string) string) (Config, error) {
-	c := Default()
+	src := source{Config: Default()}
 	fs := flag.NewFlagSet("attestd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	secretFile := getenv("STYTCH_SECRET_FILE")
-
-	var errs []error
-	str := func(p *string, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			*p = v
-		}
-		fs.StringVar(p, name, *p, usage+" ("+env+")")
-	}
-	dur := func(p *time.Duration, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, &Error{env, fmt.Sprintf("%q is not a duration (e.g. 10s)", v)})
+	for _, s := range settings {
+		v := s.field(&src)
+		if e := getenv(s.env); e != "" {
+			if err := v.Set(e); err != nil {
+				return src.Config, &Error{s.env, fmt.Sprintf("%q is not %s", e, v.what())}
 			}
-			*p = d
 		}
-		fs.DurationVar(p, name, *p, usage+" ("+env+")")
-	}
-	size := func(p *int64, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errs = append(errs, &Error{env, fmt.Sprintf("%q is not a byte count", v)})
-			}
-			*p = n
+		if name := s.flagName(); name != "" {
+			fs.Var(v, name, s.usage+" ("+s.env+")")
 		}
-		fs.Int64Var(p, name, *p, usage+" ("+env+")")
-	}
-	float := func(p *float64, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				errs = append(errs, &Error{env, fmt.Sprintf("%q is not a number", v)})
-			}
-			*p = f
-		}
-		fs.Float64Var(p, name, *p, usage+" ("+env+")")
-	}
-	boolean := func(p *bool, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, &Error{env, fmt.Sprintf("%q is not true or false", v)})
-			}
-			*p = b
-		}
-		fs.BoolVar(p, name, *p, usage+" ("+env+")")
-	}
-	str(&c.ProjectID, "project-id", "STYTCH_PROJECT_ID", "Stytch project ID")
-	c.Secret = Secret(getenv("STYTCH_SECRET")) // no flag: argv is visible to every local user
-	fs.StringVar(&secretFile, "secret-file", secretFile, "file holding the Stytch secret (STYTCH_SECRET_FILE)")
-	str(&c.BaseURL, "base-url", "STYTCH_BASE_URL", "Stytch API base URL")
-	str(&c.GRPCAddr, "grpc-addr", "ATTESTD_GRPC_ADDR", "gRPC listen address")
-	str(&c.HTTPAddr, "http-addr", "ATTESTD_HTTP_ADDR", "REST listen address")
-	dur(&c.UpstreamTimeout, "upstream-timeout", "ATTESTD_UPSTREAM_TIMEOUT", "cap on each Stytch call")
-	size(&c.MaxUpstreamResponseBytes, "max-upstream-response-bytes", "ATTESTD_MAX_UPSTREAM_RESPONSE_BYTES", "cap on a Stytch answer")
-	size(&c.MaxRequestBytes, "max-request-bytes", "ATTESTD_MAX_REQUEST_BYTES", "cap on a caller's request")
-	dur(&c.ShutdownGrace, "shutdown-grace", "ATTESTD_SHUTDOWN_GRACE", "time for in-flight calls at shutdown")
-	dur(&c.WriteTimeout, "write-timeout", "ATTESTD_WRITE_TIMEOUT", "bound on writing each REST answer")
-	str(&c.LogLevel, "log-level", "ATTESTD_LOG_LEVEL", "debug, info, warn or error")
-	str(&c.LogFormat, "log-format", "ATTESTD_LOG_FORMAT", "json or text")
-	str(&c.EmulatorAddr, "emulator-addr", "ATTESTD_EMULATOR_ADDR", "embedded Stytch emulator listen address (no credentials)")
-	str(&c.EmulatorSeed, "emulator-seed", "ATTESTD_EMULATOR_SEED", "embedded Stytch emulator seed file (JSON or YAML)")
-	str(&c.TLSCertFile, "tls-cert-file", "ATTESTD_TLS_CERT_FILE", "TLS certificate (PEM) for both listeners")
-	str(&c.TLSKeyFile, "tls-key-file", "ATTESTD_TLS_KEY_FILE", "TLS private key (PEM)")
-	str(&c.TLSClientCAFile, "tls-client-ca-file", "ATTESTD_TLS_CLIENT_CA_FILE", "CA bundle for client certificates (mutual TLS)")
-	str(&c.TLSAllowedClients, "tls-allowed-clients", "ATTESTD_TLS_ALLOWED_CLIENTS", "allowed client identities, comma-separated SAN DNS names or URIs")
-	str(&c.AuthTokensFile, "auth-tokens-file", "ATTESTD_AUTH_TOKENS_FILE", "caller bearer tokens, one \"name token\" per line")
-	str(&c.AuthExempt, "auth-exempt", "ATTESTD_AUTH_EXEMPT", "health, reflection (comma-separated) or none")
-	float(&c.RateLimit, "rate-limit", "ATTESTD_RATE_LIMIT", "calls per second per caller (0: off)")
-	size(&c.RateBurst, "rate-burst", "ATTESTD_RATE_BURST", "burst per caller")
-	dur(&c.MaxCallDeadline, "max-call-deadline", "ATTESTD_MAX_CALL_DEADLINE", "cap on any call's deadline")
-	size(&c.MaxMetadataBytes, "max-metadata-bytes", "ATTESTD_MAX_METADATA_BYTES", "cap on a call's headers")
-	size(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", "ATTESTD_UPSTREAM_MAX_CONCURRENT", "calls in flight to Stytch")
-	size(&c.UpstreamMaxQueue, "upstream-max-queue", "ATTESTD_UPSTREAM_MAX_QUEUE", "calls waiting for Stytch before shedding")
-	size(&c.BreakerFailures, "breaker-failures", "ATTESTD_BREAKER_FAILURES", "failed Stytch calls within the window that open the circuit (with the failure ratio)")
-	float(&c.BreakerFailureRatio, "breaker-failure-ratio", "ATTESTD_BREAKER_FAILURE_RATIO", "share of failed Stytch calls within the window that opens the circuit (0 to 1]")
-	dur(&c.BreakerWindow, "breaker-window", "ATTESTD_BREAKER_WINDOW", "sliding window in which the breaker counts Stytch calls")
-	dur(&c.BreakerSlowCall, "breaker-slow-call", "ATTESTD_BREAKER_SLOW_CALL", "time unanswered after which a Stytch call counts as failed even if its caller gives up")
-	dur(&c.BreakerCooldown, "breaker-cooldown", "ATTESTD_BREAKER_COOLDOWN", "time the circuit stays open")
-	str(&c.AdminAddr, "admin-addr", "ATTESTD_ADMIN_ADDR", "admin listener: /metrics, /healthz, /readyz (off: none)")
-	boolean(&c.AdminPprof, "admin-pprof", "ATTESTD_ADMIN_PPROF", "serve /debug/pprof/ on the admin listener")
-	if len(errs) > 0 {
-		return c, errs[0]
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, &Error{"flags", err.Error()}
+		return src.Config, &Error{"flags", err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return c, &Error{"flags", fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return src.Config, &Error{"flags", fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	if secretFile != "" {
-		b, err := os.ReadFile(secretFile)
+	// Read once flags and environment have settled which file: one that a
+	// flag overrides is never opened.
+	if src.secretFile != "" {
+		b, err := os.ReadFile(src.secretFile)
 		if err != nil {
-			return c, &Error{"STYTCH_SECRET_FILE", "cannot be read: " + err.Error()}
+			return src.Config, &Error{"STYTCH_SECRET_FILE", "cannot be read: " + err.Error()}
 		}
-		c.Secret = Secret(strings.TrimSpace(string(b)))
+		src.Secret = Secret(strings.TrimSpace(string(b)))
 	}
-	return c, c.Validate()
+	return src.Config, src.Validate()
 }
 
 // Validate checks every setting and names the first one at fault.
@@ -399,7 +335,9 @@ func (c Config) AllowedClients() []string {
 func (c Config) Emulated() bool { return c.ProjectID == "" && c.Secret == "" }
 
 // StytchBaseURL is the effective Stytch base URL ("" in emulator mode, where
-// the emulator's address is known only once it listens).
+// the emulator's address is known only once it listens): STYTCH_BASE_URL, or
+// the host Stytch's SDKs would use for the project (live for
+// `project-live-…` IDs, test otherwise).
 func (c Config) StytchBaseURL() string {
 	if c.Emulated() {
 		return ""
@@ -407,52 +345,29 @@ func (c Config) StytchBaseURL() string {
 	if c.BaseURL != "" {
 		return strings.TrimSuffix(c.BaseURL, "/")
 	}
-	return upstream.DefaultBaseURL(c.ProjectID)
+	if strings.HasPrefix(c.ProjectID, "project-live-") {
+		return liveBaseURL
+	}
+	return testBaseURL
 }
 
 // LogValue prints the configuration with the secret redacted, so the whole
-// struct can be logged at start-up.
+// struct can be logged at start-up: the mode, then every setting of the
+// table under its key.
 func (c Config) LogValue() slog.Value {
 	mode := "stytch"
 	if c.Emulated() {
 		mode = "emulator"
 	}
-	return slog.GroupValue(
-		slog.String("mode", mode),
-		slog.String("project_id", c.ProjectID),
-		slog.Any("secret", c.Secret),
-		slog.String("stytch_base_url", redactURL(c.StytchBaseURL())),
-		slog.String("grpc_addr", c.GRPCAddr),
-		slog.String("http_addr", c.HTTPAddr),
-		slog.String("upstream_timeout", c.UpstreamTimeout.String()),
-		slog.Int64("max_upstream_response_bytes", c.MaxUpstreamResponseBytes),
-		slog.Int64("max_request_bytes", c.MaxRequestBytes),
-		slog.String("shutdown_grace", c.ShutdownGrace.String()),
-		slog.String("write_timeout", c.WriteTimeout.String()),
-		slog.String("log_level", c.LogLevel),
-		slog.String("log_format", c.LogFormat),
-		slog.String("emulator_addr", c.EmulatorAddr),
-		slog.String("emulator_seed", c.EmulatorSeed),
-		slog.String("tls_cert_file", c.TLSCertFile),
-		slog.String("tls_key_file", c.TLSKeyFile),
-		slog.String("tls_client_ca_file", c.TLSClientCAFile),
-		slog.String("tls_allowed_clients", c.TLSAllowedClients),
-		slog.String("auth_tokens_file", c.AuthTokensFile),
-		slog.String("auth_exempt", c.AuthExempt),
-		slog.Float64("rate_limit", c.RateLimit),
-		slog.Int64("rate_burst", c.RateBurst),
-		slog.String("max_call_deadline", c.MaxCallDeadline.String()),
-		slog.Int64("max_metadata_bytes", c.MaxMetadataBytes),
-		slog.Int64("upstream_max_concurrent", c.UpstreamMaxConcurrent),
-		slog.Int64("upstream_max_queue", c.UpstreamMaxQueue),
-		slog.Int64("breaker_failures", c.BreakerFailures),
-		slog.Float64("breaker_failure_ratio", c.BreakerFailureRatio),
-		slog.String("breaker_window", c.BreakerWindow.String()),
-		slog.String("breaker_slow_call", c.BreakerSlowCall.String()),
-		slog.String("breaker_cooldown", c.BreakerCooldown.String()),
-		slog.String("admin_addr", c.AdminAddr),
-		slog.Bool("admin_pprof", c.AdminPprof),
-	)
+	attrs := make([]slog.Attr, 1, 1+len(settings))
+	attrs[0] = slog.String("mode", mode)
+	src := source{Config: c}
+	for _, s := range settings {
+		if key := s.logKey(); key != "" {
+			attrs = append(attrs, slog.Attr{Key: key, Value: s.logValue(&src)})
+		}
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // String is the redacted form, so %v and %s never print the secret either.

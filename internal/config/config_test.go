@@ -480,6 +480,24 @@ func TestStytchBaseURL(t *testing.T) {
 	}
 }
 
+// TestDefaultHost: without STYTCH_BASE_URL the host is the one Stytch's SDKs
+// pick, live only for the exact "project-live-" prefix.
+func TestDefaultHost(t *testing.T) {
+	for projectID, want := range map[string]string{
+		"project-live-00000000-0000-4000-8000-000000000000": "https://api.stytch.com",
+		"project-test-00000000-0000-4000-8000-000000000000": "https://test.stytch.com",
+		"project-live-":     "https://api.stytch.com",
+		"project-livefoo":   "https://test.stytch.com",
+		"PROJECT-LIVE-0000": "https://test.stytch.com",
+		"live-project-0000": "https://test.stytch.com",
+	} {
+		c := config.Config{ProjectID: projectID, Secret: testSecret}
+		if got := c.StytchBaseURL(); got != want {
+			t.Errorf("StytchBaseURL() for %q = %q, want %q", projectID, got, want)
+		}
+	}
+}
+
 // TestBaseURLCredentialsNeverPrinted: a userinfo part in STYTCH_BASE_URL
 // is refused, and the refusal, however malformed the URL, never quotes it.
 func TestBaseURLCredentialsNeverPrinted(t *testing.T) {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/attestd/attestd/internal/config"
 	"github.com/attestd/attestd/emulator"
 	"github.com/attestd/attestd/emulator/demo"
 	"github.com/attestd/attestd/emulator/seed"
+	"github.com/attestd/attestd/internal/config"
 )
 
 // target is the Stytch API attestd calls and the credentials it calls with.

@@ -11,9 +11,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/attestd/attestd/emulator/demo"
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/config"
-	"github.com/attestd/attestd/emulator/demo"
 )
 
 func emulated(c *config.Config) { c.ProjectID, c.Secret, c.BaseURL = "", "", "" }

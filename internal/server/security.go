@@ -51,7 +51,7 @@ func loadPolicy(cfg config.Config, log *slog.Logger) (policy, error) {
 		}
 	}
 	if cfg.RateLimit > 0 {
-		p.chain.Limiter = ratelimit.New(cfg.RateLimit, int(cfg.RateBurst), nil)
+		p.chain.Limiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst, nil)
 	}
 	return p, nil
 }

@@ -20,12 +20,12 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/attestd/attestd/emulator"
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/attest"
 	"github.com/attestd/attestd/internal/codec"
 	"github.com/attestd/attestd/internal/config"
-	"github.com/attestd/attestd/emulator"
 	"github.com/attestd/attestd/internal/gateway"
 	"github.com/attestd/attestd/internal/inproc"
 	"github.com/attestd/attestd/internal/middleware"
@@ -101,7 +101,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	s.grpc = grpc.NewServer(append(chainOpts,
 		grpc.Creds(pol.grpcCredentials()),
 		grpcServerTracing(s.tracing),
-		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.MaxHeaderListSize(uint32(cfg.MaxMetadataBytes)),
 		// Bounded nesting, and decode failures answered by the chain's
 		// "decode" interceptor instead of grpc-go's Internal.
@@ -129,9 +129,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		MaxResponseBytes:    cfg.MaxUpstreamResponseBytes,
 		UserAgent:           "attestd/" + Version,
 		Drift:               s.drift,
-		MaxConcurrent:       int(cfg.UpstreamMaxConcurrent),
+		MaxConcurrent:       cfg.UpstreamMaxConcurrent,
 		MaxQueue:            queue(cfg.UpstreamMaxQueue),
-		BreakerFailures:     int(cfg.BreakerFailures),
+		BreakerFailures:     cfg.BreakerFailures,
 		BreakerCooldown:     cfg.BreakerCooldown,
 		BreakerFailureRatio: cfg.BreakerFailureRatio,
 		BreakerWindow:       cfg.BreakerWindow,
@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	// The gateway calls the same services in process (inproc.Direct): the
 	// whole interceptor chain (never Register…HandlerServer, which skips
 	// it), without serializing, HTTP/2 or a socket.
-	s.direct = inproc.NewDirect(chain.Interceptor(), int(cfg.MaxRequestBytes))
+	s.direct = inproc.NewDirect(chain.Interceptor(), cfg.MaxRequestBytes)
 	svc := attest.New(client)
 	s.health = health.NewServer()
 	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.direct} {
@@ -169,10 +169,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	s.httpLis = &countingListener{Listener: httpLis}
 
 	handler, err := gateway.New(ctx, s.direct, gateway.Limits{
-		MaxBody: cfg.MaxRequestBytes,
+		MaxBody: int64(cfg.MaxRequestBytes),
 		// Calls beyond what the upstream stage can hold or queue would be
 		// shed there anyway; refusing them here bounds their decoding too.
-		MaxInFlight:  int(cfg.UpstreamMaxConcurrent + cfg.UpstreamMaxQueue),
+		MaxInFlight:  cfg.UpstreamMaxConcurrent + cfg.UpstreamMaxQueue,
 		WriteTimeout: cfg.WriteTimeout,
 		MaxCallTime:  cfg.MaxCallDeadline,
 		Refused:      restRefused(callLog, s.metrics),
@@ -186,7 +186,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // bodies are small; a trickle is an attack
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    int(cfg.MaxMetadataBytes),
+		MaxHeaderBytes:    cfg.MaxMetadataBytes,
 		TLSConfig:         pol.tls,
 	}
 
@@ -225,11 +225,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 
 // queue maps the configured queue length to upstream's (where 0 means the
 // default and a negative value no queue).
-func queue(n int64) int {
+func queue(n int) int {
 	if n == 0 {
 		return -1
 	}
-	return int(n)
+	return n
 }
 
 // AdminAddr is the admin listener's address ("" when it is off).

@@ -66,21 +66,6 @@ import (
 // AttestPath is Stytch's route for the operation.
 const AttestPath = "/v1/b2b/sessions/attest"
 
-// Default Stytch hosts, chosen by project-ID prefix as Stytch's SDKs do.
-const (
-	LiveBaseURL = "https://api.stytch.com"
-	TestBaseURL = "https://test.stytch.com"
-)
-
-// DefaultBaseURL returns the Stytch host Stytch's SDKs would use for the
-// project: live for `project-live-…` IDs, test otherwise.
-func DefaultBaseURL(projectID string) string {
-	if strings.HasPrefix(projectID, "project-live-") {
-		return LiveBaseURL
-	}
-	return TestBaseURL
-}
-
 // Options configure a Client.
 type Options struct {
 	// BaseURL is Stytch's scheme://host[:port][/prefix], without trailing slash.

@@ -647,23 +647,6 @@ func TestEncodeRequest(t *testing.T) {
 	}
 }
 
-func TestDefaultBaseURL(t *testing.T) {
-	cases := []struct{ projectID, want string }{
-		{"project-live-00000000-0000-4000-8000-000000000000", "https://api.stytch.com"},
-		{"project-test-00000000-0000-4000-8000-000000000000", "https://test.stytch.com"},
-		{"project-live-", "https://api.stytch.com"},
-		{"project-livefoo", "https://test.stytch.com"},
-		{"PROJECT-LIVE-0000", "https://test.stytch.com"},
-		{"live-project-0000", "https://test.stytch.com"},
-		{"", "https://test.stytch.com"},
-	}
-	for _, tc := range cases {
-		if got := upstream.DefaultBaseURL(tc.projectID); got != tc.want {
-			t.Errorf("DefaultBaseURL(%q) = %q, want %q", tc.projectID, got, tc.want)
-		}
-	}
-}
-
 func TestConnectionReuse(t *testing.T) {
 	fake := stytchtest.NewServer(t)
 	var mu sync.Mutex
