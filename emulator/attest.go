@@ -14,6 +14,7 @@ import (
 
 	"github.com/attestd/attestd/emulator/trustedtoken"
 	"github.com/attestd/attestd/emulator/wire"
+	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/jsonlimit"
 )
 
@@ -82,7 +83,7 @@ func (e *Emulator) attestBody(r *http.Request, p *project) ([]byte, *apiError) {
 	c.profile = p.profiles[str(c.req.ProfileID)]
 	e.mu.Unlock()
 	if c.profile == nil {
-		return nil, errorf(typeProfileNotFound, "Trusted token profile %s could not be found.", str(c.req.ProfileID))
+		return nil, errorf(apierr.TypeTrustedTokenProfileNotFound, "Trusted token profile %s could not be found.", str(c.req.ProfileID))
 	}
 	// Verification may fetch a JWKS: done outside the state lock.
 	id, f := c.profile.verifier.Verify(r.Context(), str(c.req.Token))
@@ -120,7 +121,7 @@ func (e *Emulator) attestBody(r *http.Request, p *project) ([]byte, *apiError) {
 	s = e.upsertSession(p, s, c, org, member, claims, now, r)
 	jwt, err := e.sessionJWT(p, s, org, now)
 	if err != nil {
-		return nil, errorf(typeInternal, "The session JWT could not be signed.")
+		return nil, errorf(apierr.TypeInternal, "The session JWT could not be signed.")
 	}
 	resp := wire.AttestResponse{
 		RequestID:     newID("request-id", p.env),
@@ -134,7 +135,7 @@ func (e *Emulator) attestBody(r *http.Request, p *project) ([]byte, *apiError) {
 	}
 	b, err := json.Marshal(&resp) // under the lock: no copy of the state is needed
 	if err != nil {
-		return nil, errorf(typeInternal, "The emulator could not encode its answer.")
+		return nil, errorf(apierr.TypeInternal, "The emulator could not encode its answer.")
 	}
 	e.log.Info("emulator call", "method", r.Method, "path", r.URL.Path, "status", http.StatusOK,
 		"request_id", resp.RequestID, "member_id", member.MemberID, "member_session_id", s.state.MemberSessionID)
@@ -145,43 +146,43 @@ func (e *Emulator) attestBody(r *http.Request, p *project) ([]byte, *apiError) {
 func parseRequest(r *http.Request) (*call, *apiError) {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
 	if err != nil {
-		return nil, errorf(typeBadRequest, "The request body could not be read.")
+		return nil, errorf(apierr.TypeBadRequest, "The request body could not be read.")
 	}
 	if len(raw) > maxRequestBytes {
-		return nil, errorf(typeBadRequest, "The request body is larger than %d bytes.", maxRequestBytes)
+		return nil, errorf(apierr.TypeBadRequest, "The request body is larger than %d bytes.", maxRequestBytes)
 	}
 	// Bound nesting before decoding: encoding/json recurses per level (up
 	// to 10 000), which a body of a few KB can make cost megabytes of stack.
 	if jsonlimit.Check(raw, jsonlimit.MaxDepth) != nil {
-		return nil, errorf(typeBadRequest, "The request body nests objects and arrays deeper than %d levels.", jsonlimit.MaxDepth)
+		return nil, errorf(apierr.TypeBadRequest, "The request body nests objects and arrays deeper than %d levels.", jsonlimit.MaxDepth)
 	}
 	c := &call{}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&c.req); err != nil {
-		return nil, errorf(typeBadRequest, "The request body is not a valid attest request: %s", jsonProblem(err))
+		return nil, errorf(apierr.TypeBadRequest, "The request body is not a valid attest request: %s", jsonProblem(err))
 	}
 	if dec.More() {
-		return nil, errorf(typeBadRequest, "The request body has data after the JSON object.")
+		return nil, errorf(apierr.TypeBadRequest, "The request body has data after the JSON object.")
 	}
 	q := &c.req
 	switch {
 	case str(q.ProfileID) == "":
-		return nil, errorf(typeBadRequest, "profile_id is a required field.")
+		return nil, errorf(apierr.TypeBadRequest, "profile_id is a required field.")
 	case str(q.Token) == "":
-		return nil, errorf(typeBadRequest, "token is a required field.")
+		return nil, errorf(apierr.TypeBadRequest, "token is a required field.")
 	case str(q.SessionToken) != "" && str(q.SessionJWT) != "":
-		return nil, errorf(typeTooManySessionArgs, "Only one of session_token and session_jwt may be provided.")
+		return nil, errorf(apierr.TypeTooManySessionArguments, "Only one of session_token and session_jwt may be provided.")
 	}
 	minutes := int64(defaultDurationMinutes)
 	if q.SessionDurationMinutes != nil {
 		minutes = *q.SessionDurationMinutes
 		if minutes < minDurationMinutes || minutes > maxDurationMinutes {
-			return nil, errorf(typeDuration, "session_duration_minutes must be between %d and %d.", minDurationMinutes, maxDurationMinutes)
+			return nil, errorf(apierr.TypeInvalidSessionDurationMinutes, "session_duration_minutes must be between %d and %d.", minDurationMinutes, maxDurationMinutes)
 		}
 	}
 	c.duration = time.Duration(minutes) * time.Minute
 	if id := str(q.OrganizationID); id != "" && !strings.HasPrefix(id, "organization-") {
-		return nil, errorf(typeInvalidOrganization, "organization_id %q is not an Organization ID.", id)
+		return nil, errorf(apierr.TypeInvalidOrganizationID, "organization_id %q is not an Organization ID.", id)
 	}
 	return c, parseClaims(c)
 }
@@ -192,19 +193,19 @@ func parseClaims(c *call) *apiError {
 		return nil
 	}
 	if raw[0] != '{' {
-		return errorf(typeClaimsNotJSONObject, "session_custom_claims must be a JSON object.")
+		return errorf(apierr.TypeUnableToRepresentCustomClaimsJSON, "session_custom_claims must be a JSON object.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep numbers exactly as sent
 	if err := dec.Decode(&c.claims); err != nil {
-		return errorf(typeClaimsNotJSONObject, "session_custom_claims must be a JSON object.")
+		return errorf(apierr.TypeUnableToRepresentCustomClaimsJSON, "session_custom_claims must be a JSON object.")
 	}
 	if claimsSize(c.claims) > maxCustomClaimsBytes {
-		return errorf(typeClaimsTooLarge, "session_custom_claims must be at most %d bytes.", maxCustomClaimsBytes)
+		return errorf(apierr.TypeCustomClaimsTooLarge, "session_custom_claims must be at most %d bytes.", maxCustomClaimsBytes)
 	}
 	for k := range c.claims {
 		if strings.HasPrefix(k, "https://stytch.com/") {
-			return errorf(typeStytchClaims, "session_custom_claims may not set Stytch's own claim %q.", k)
+			return errorf(apierr.TypeStytchClaimsInCustomClaims, "session_custom_claims may not set Stytch's own claim %q.", k)
 		}
 	}
 	return nil
@@ -233,40 +234,40 @@ func (p *project) resolveOrganization(c *call) (*organization, *apiError) {
 	case bodyID != "" && claim != "":
 		org := p.orgs[bodyID]
 		if org == nil {
-			return nil, errorf(typeOrganizationNotFound, "Organization %s could not be found.", bodyID)
+			return nil, errorf(apierr.TypeOrganizationNotFound, "Organization %s could not be found.", bodyID)
 		}
 		if fromClaim != org {
-			return nil, errorf(typeInvalidOrgClaim, "The token's organization claim does not name organization_id %s.", bodyID)
+			return nil, errorf(apierr.TypeInvalidTokenOrganizationIDClaim, "The token's organization claim does not name organization_id %s.", bodyID)
 		}
 		return org, nil
 	case bodyID != "":
 		if org := p.orgs[bodyID]; org != nil {
 			return org, nil
 		}
-		return nil, errorf(typeOrganizationNotFound, "Organization %s could not be found.", bodyID)
+		return nil, errorf(apierr.TypeOrganizationNotFound, "Organization %s could not be found.", bodyID)
 	case claim != "":
 		if fromClaim == nil {
-			return nil, errorf(typeOrganizationNotFound, "The organization the token names could not be found.")
+			return nil, errorf(apierr.TypeOrganizationNotFound, "The organization the token names could not be found.")
 		}
 		return fromClaim, nil
 	}
-	return nil, errorf(typeMissingOrgClaim, "organization_id is required when the token carries no organization claim.")
+	return nil, errorf(apierr.TypeTokenMissingOrganizationIDClaim, "organization_id is required when the token carries no organization claim.")
 }
 
 // member finds the Member by the token's email, or (isNew) builds the one
 // JIT provisioning will create when the profile allows it.
 func (p *project) member(c *call, org *organization, now time.Time) (m *wire.Member, isNew bool, aerr *apiError) {
 	if org.suspended {
-		return nil, false, errorf(typeOrganizationSuspend, "Organization %s is suspended.", org.OrganizationID)
+		return nil, false, errorf(apierr.TypeOrganizationSuspended, "Organization %s is suspended.", org.OrganizationID)
 	}
 	if m := p.members[memberKey(org.OrganizationID, c.identity.Email)]; m != nil && m.Status != "deleted" {
 		return m, false, nil
 	}
 	if !c.profile.CanJITProvision {
-		return nil, false, errorf(typeMemberNotFound, "No member with the token's email exists in organization %s.", org.OrganizationID)
+		return nil, false, errorf(apierr.TypeMemberNotFound, "No member with the token's email exists in organization %s.", org.OrganizationID)
 	}
 	if c.identity.Organization == "" {
-		return nil, false, errorf(typeMissingOrgClaim, "The profile allows JIT provisioning, so the token must carry an organization claim.")
+		return nil, false, errorf(apierr.TypeTokenMissingOrganizationIDClaim, "The profile allows JIT provisioning, so the token must carry an organization claim.")
 	}
 	m = &wire.Member{
 		OrganizationID:       org.OrganizationID,
@@ -305,7 +306,7 @@ func mergeClaims(s *session, req map[string]any) (map[string]any, *apiError) {
 		}
 	}
 	if claimsSize(claims) > maxCustomClaimsBytes {
-		return nil, errorf(typeClaimsTooLarge, "The session's custom claims would exceed %d bytes.", maxCustomClaimsBytes)
+		return nil, errorf(apierr.TypeCustomClaimsTooLarge, "The session's custom claims would exceed %d bytes.", maxCustomClaimsBytes)
 	}
 	return claims, nil
 }
@@ -357,7 +358,7 @@ func (e *Emulator) existingSession(p *project, c *call, m *wire.Member, now time
 	case str(c.req.SessionJWT) != "":
 		id, err := e.sessionIDFromJWT(p, str(c.req.SessionJWT))
 		if err != nil {
-			return nil, errorf(typeUnparsableSessionJWT, "session_jwt is not a session JWT issued for this project.")
+			return nil, errorf(apierr.TypeUnableToParseSessionJWT, "session_jwt is not a session JWT issued for this project.")
 		}
 		s = p.byID[id]
 	default:
@@ -368,7 +369,7 @@ func (e *Emulator) existingSession(p *project, c *call, m *wire.Member, now time
 		s = nil
 	}
 	if s == nil || s.state.MemberID != m.MemberID {
-		return nil, errorf(typeSessionNotFound, "Session could not be found.")
+		return nil, errorf(apierr.TypeSessionNotFound, "Session could not be found.")
 	}
 	return s, nil
 }

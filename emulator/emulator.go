@@ -27,6 +27,7 @@ import (
 	"github.com/attestd/attestd/emulator/seed"
 	"github.com/attestd/attestd/emulator/trustedtoken"
 	"github.com/attestd/attestd/emulator/wire"
+	"github.com/attestd/attestd/internal/apierr"
 )
 
 // Options configure an Emulator; the zero value serves the demo seed with
@@ -294,10 +295,10 @@ func (e *Emulator) routes() {
 		}
 		if allow != "" {
 			w.Header().Set("Allow", allow)
-			e.fail(w, r, "", errorf(typeMethodNotAllowed, "%s is not allowed on %s.", r.Method, p))
+			e.fail(w, r, "", errorf(apierr.TypeMethodNotAllowed, "%s is not allowed on %s.", r.Method, p))
 			return
 		}
-		e.fail(w, r, "", errorf(typeRouteNotFound, "The emulator serves no route %s %s.", r.Method, p))
+		e.fail(w, r, "", errorf(apierr.TypeRouteNotFound, "The emulator serves no route %s %s.", r.Method, p))
 	})
 }
 
@@ -306,7 +307,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			e.log.Error("emulator panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
-			e.fail(w, r, "", errorf(typeInternal, "The emulator failed while handling the request."))
+			e.fail(w, r, "", errorf(apierr.TypeInternal, "The emulator failed while handling the request."))
 		}
 	}()
 	e.mux.ServeHTTP(w, r)
@@ -320,7 +321,7 @@ func (e *Emulator) jwks(w http.ResponseWriter, r *http.Request) {
 	e.mu.Unlock()
 	env := envOf(id)
 	if p == nil {
-		e.fail(w, r, env, errorf(typeProjectNotFound, "Project %s could not be found.", id))
+		e.fail(w, r, env, errorf(apierr.TypeProjectNotFound, "Project %s could not be found.", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -342,7 +343,7 @@ func (e *Emulator) authenticate(r *http.Request) (*project, *apiError) {
 			return p, nil
 		}
 	}
-	return nil, errorf(typeUnauthorized, "Unauthorized credentials.")
+	return nil, errorf(apierr.TypeUnauthorizedCredentials, "Unauthorized credentials.")
 }
 
 func (e *Emulator) fail(w http.ResponseWriter, r *http.Request, env string, err *apiError) {

@@ -25,21 +25,23 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/attestd/attestd/internal/apierr"
 )
 
-// Stytch error types a token can fail with.
+// Stytch error types a token can fail with (apierr's names).
 const (
 	// TypeInvalidToken: malformed, wrongly signed, unknown kid, outside its
 	// time window.
-	TypeInvalidToken = "invalid_trusted_auth_token"
+	TypeInvalidToken = apierr.TypeInvalidTrustedAuthToken
 	// TypeInvalidIssuer: iss is not the profile's issuer.
-	TypeInvalidIssuer = "jwt_invalid_issuer"
+	TypeInvalidIssuer = apierr.TypeJWTInvalidIssuer
 	// TypeInvalidAudience: aud does not contain the profile's audience.
-	TypeInvalidAudience = "jwt_invalid_audience"
+	TypeInvalidAudience = apierr.TypeJWTInvalidAudience
 	// TypeInvalidClaims: a mapped claim is missing or of the wrong type.
-	TypeInvalidClaims = "jwt_invalid_claims"
+	TypeInvalidClaims = apierr.TypeJWTInvalidClaims
 	// TypeInvalidOrgClaim: the organization claim is not a usable string.
-	TypeInvalidOrgClaim = "invalid_token_organization_id_claim"
+	TypeInvalidOrgClaim = apierr.TypeInvalidTokenOrganizationIDClaim
 )
 
 // DefaultSkew is the clock skew allowed on exp, nbf and iat: enough for

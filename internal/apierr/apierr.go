@@ -45,7 +45,8 @@ const (
 )
 
 // Error types attestd raises itself. Where Stytch has a name for the same
-// failure, attestd uses Stytch's name.
+// failure, attestd uses Stytch's name. Every name attestd knows, these and
+// Stytch's, is in Types (types.go).
 const (
 	TypeBadRequest                    = "bad_request"
 	TypeInvalidSessionDurationMinutes = "invalid_session_duration_minutes"
@@ -333,25 +334,6 @@ func ClampRetryAfter(d time.Duration) time.Duration {
 func RetryAfterSeconds(d time.Duration) int64 {
 	d = ClampRetryAfter(d)
 	return int64((d + time.Second - 1) / time.Second)
-}
-
-// stytchTypes are the error types whose documentation Stytch publishes; for
-// them error_url points at Stytch's page, as Stytch's own errors do.
-var stytchTypes = map[string]bool{
-	TypeBadRequest:                    true,
-	TypeInvalidSessionDurationMinutes: true,
-	TypeTooManySessionArguments:       true,
-	TypeCustomClaimsTooLarge:          true,
-	TypeInternal:                      true,
-	TypeUnauthorizedCredentials:       true,
-	TypeTooManyRequests:               true,
-}
-
-func docURL(httpStatus int, errorType string) string {
-	if !stytchTypes[errorType] {
-		return ""
-	}
-	return fmt.Sprintf("https://stytch.com/docs/api-reference/b2b/api/errors/%d#%s", httpStatus, errorType)
 }
 
 // CodeForHTTPStatus maps an upstream HTTP status to a gRPC code. The table is

@@ -350,3 +350,48 @@ func TestUpstreamKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestTypes: every kind's name is among Types with the kind's HTTP status,
+// and error_url points at Stytch's documentation for exactly the kinds that
+// carry a Stytch name.
+func TestTypes(t *testing.T) {
+	known := map[string]bool{}
+	for _, n := range apierr.Types() {
+		known[n] = true
+	}
+	stytchNamed := map[string]bool{
+		apierr.TypeBadRequest: true, apierr.TypeInvalidSessionDurationMinutes: true, apierr.TypeTooManySessionArguments: true,
+		apierr.TypeCustomClaimsTooLarge: true, apierr.TypeInternal: true, apierr.TypeUnauthorizedCredentials: true,
+		apierr.TypeTooManyRequests: true,
+	}
+	for _, k := range []apierr.Kind{
+		apierr.BadRequest, apierr.InvalidSessionDurationMinutes, apierr.TooManySessionArguments, apierr.CustomClaimsTooLarge,
+		apierr.RequestTooLarge, apierr.RouteNotFound, apierr.MethodNotAllowed, apierr.UpstreamTimeout,
+		apierr.UpstreamUnavailable, apierr.UpstreamInvalidResponse, apierr.UpstreamResponseTooLarge, apierr.RequestCanceled,
+		apierr.Internal, apierr.UnauthorizedCredentials, apierr.TooManyRequests, apierr.UpstreamOverloaded,
+		apierr.UpstreamCircuitOpen, apierr.UpstreamCredentialsRejected,
+	} {
+		if !known[k.Type] || apierr.HTTPStatusOf(k.Type) != k.HTTPStatus {
+			t.Errorf("%s: known %v, HTTPStatusOf %d, want %d", k.Type, known[k.Type], apierr.HTTPStatusOf(k.Type), k.HTTPStatus)
+		}
+		want := ""
+		if stytchNamed[k.Type] {
+			want = "https://stytch.com/docs/api-reference/b2b/api/errors/" + strconv.Itoa(k.HTTPStatus) + "#" + k.Type
+		}
+		if got := k.New("m").Body.GetErrorUrl(); got != want {
+			t.Errorf("%s: error_url %q, want %q", k.Type, got, want)
+		}
+	}
+	for n, want := range map[string]int{
+		apierr.TypeInvalidTrustedAuthToken: http.StatusBadRequest, apierr.TypeOrganizationSuspended: http.StatusForbidden,
+		apierr.TypeProjectNotFound: http.StatusNotFound, "unauthenticated": http.StatusUnauthorized,
+		"use_https": 0, // recognised, status not recorded
+	} {
+		if !known[n] || apierr.HTTPStatusOf(n) != want {
+			t.Errorf("%s: known %v, HTTPStatusOf %d, want %d", n, known[n], apierr.HTTPStatusOf(n), want)
+		}
+	}
+	if known["made_up"] || apierr.HTTPStatusOf("made_up") != 0 {
+		t.Error("a made-up name is known")
+	}
+}

@@ -15,31 +15,16 @@ import (
 	"github.com/attestd/attestd/internal/apierr"
 )
 
-// knownErrorTypes bounds the error_type label: Stytch's names an attest can
-// plausibly return and attestd's own. Anything else is "other", so a
-// misbehaving upstream cannot mint label values.
-var knownErrorTypes = map[string]bool{}
-
-func init() {
-	for _, t := range []string{
-		// Stytch (README "Errors", reference §8.3)
-		"unauthorized_credentials", "too_many_requests", "internal_server_error", "bad_request", "invalid_argument",
-		"organization_suspended", "use_https", "invalid_trusted_auth_token", "trusted_token_profile_not_found",
-		"trusted_token_profile_invalid_request", "token_missing_organization_id_claim", "invalid_token_organization_id_claim",
-		"jwt_invalid_issuer", "jwt_invalid_audience", "jwt_invalid_claims", "organization_not_found", "invalid_organization_id",
-		"member_not_found", "email_jit_provisioning_not_allowed", "session_not_found", "unable_to_parse_session_jwt",
-		"invalid_session_token", "too_many_session_arguments", "invalid_session_duration_minutes", "custom_claims_too_large",
-		"reserved_claims_in_custom_claims", "stytch_claims_in_custom_claims", "unable_to_represent_custom_claims_json",
-		// attestd's own
-		apierr.TypeRequestTooLarge, apierr.TypeRouteNotFound, apierr.TypeMethodNotAllowed, apierr.TypeUpstreamTimeout,
-		apierr.TypeUpstreamUnavailable, apierr.TypeUpstreamInvalidResponse, apierr.TypeUpstreamResponseTooLarge,
-		apierr.TypeUpstreamError, apierr.TypeRequestCanceled, apierr.TypeUpstreamOverloaded, apierr.TypeUpstreamCircuitOpen,
-		apierr.TypeUpstreamCredentialsRejected,
-		"unauthenticated", "permission_denied", "unimplemented", "aborted",
-	} {
-		knownErrorTypes[t] = true
+// knownErrorTypes bounds the error_type label: the names apierr knows,
+// Stytch's and attestd's own. Anything else is "other", so a misbehaving
+// upstream cannot mint label values.
+var knownErrorTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range apierr.Types() {
+		m[t] = true
 	}
-}
+	return m
+}()
 
 // ErrorTypeLabel is t when it is a known error type, "" for none, else
 // "other".
