@@ -35,6 +35,7 @@ import (
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	errorv1 "github.com/attestd/attestd/gen/go/stytch/error/v1"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/proctest"
 )
 
 // full selects the full size of every attack (see the package doc).
@@ -61,7 +62,7 @@ func TestMain(m *testing.M) {
 		bin = *binFlag
 		os.Exit(m.Run())
 	}
-	stytchtest.MainWithAttestd(m, "github.com/attestd/attestd/cmd/attestd", &bin)
+	proctest.MainWithAttestd(m, "github.com/attestd/attestd/cmd/attestd", &bin)
 }
 
 // size picks the short or the full value.
@@ -89,7 +90,7 @@ func normalRequest() *b2bsessionv1.AttestRequest {
 
 // target is a running attestd under attack.
 type target struct {
-	proc                *stytchtest.Proc
+	proc                *proctest.Proc
 	serving             map[string]any
 	grpcAddr, httpAddr  string
 	adminAddr           string
@@ -122,7 +123,7 @@ func start(t *testing.T, fake *stytchtest.Server, env ...string) *target {
 		all = append(all, fakeEnv(fake)...)
 	}
 	all = append(all, env...)
-	p, serving := stytchtest.StartProc(t, ctx, bin, nil, all, "attestd serving")
+	p, serving := proctest.Start(t, ctx, bin, nil, all, "attestd serving")
 	tg := &target{
 		proc: p, serving: serving,
 		grpcAddr:  serving["grpc_addr"].(string),
@@ -428,7 +429,7 @@ type logWatch struct {
 	finished chan struct{}
 }
 
-func watchLogs(p *stytchtest.Proc) *logWatch {
+func watchLogs(p *proctest.Proc) *logWatch {
 	w := &logWatch{changed: make(chan struct{}), finished: make(chan struct{})}
 	go func() {
 		defer close(w.finished)

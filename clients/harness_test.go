@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/proctest"
 )
 
 // attestd is the binary built once for all tests; root is the repository.
@@ -24,7 +24,7 @@ var attestd, root string
 func TestMain(m *testing.M) {
 	_, file, _, _ := runtime.Caller(0)
 	root = filepath.Dir(filepath.Dir(file))
-	stytchtest.MainWithAttestd(m, "github.com/attestd/attestd/cmd/attestd", &attestd)
+	proctest.MainWithAttestd(m, "github.com/attestd/attestd/cmd/attestd", &attestd)
 }
 
 // server is a running attestd in emulator mode.
@@ -33,7 +33,7 @@ type server struct {
 	GRPC, HTTP string
 	// Emulator is the embedded Stytch emulator's base URL.
 	Emulator string
-	proc     *stytchtest.Proc
+	proc     *proctest.Proc
 }
 
 // startAttestd runs the built attestd with no Stytch credentials (emulator
@@ -42,7 +42,7 @@ func startAttestd(t *testing.T) *server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	p, emu := stytchtest.StartProc(t, ctx, attestd, nil, []string{
+	p, emu := proctest.Start(t, ctx, attestd, nil, []string{
 		"ATTESTD_GRPC_ADDR=127.0.0.1:0", "ATTESTD_HTTP_ADDR=127.0.0.1:0", "ATTESTD_EMULATOR_ADDR=127.0.0.1:0",
 	}, "emulator mode — not for production: no Stytch credentials, so attestd answers from an embedded Stytch emulator")
 	s := &server{Emulator: emu["emulator_url"].(string), proc: p}

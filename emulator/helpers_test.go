@@ -27,7 +27,8 @@ import (
 	"github.com/attestd/attestd/emulator/seed"
 	"github.com/attestd/attestd/emulator/trustedtoken"
 	"github.com/attestd/attestd/emulator/wire"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
+	"github.com/attestd/attestd/internal/testkit/testjwt"
 )
 
 // Answers the tests expect in several places.
@@ -51,7 +52,7 @@ type obj = map[string]any
 var start = time.Date(2031, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 
 // sessionKey signs session JWTs; one key per test binary keeps tests fast.
-var sessionKey = stytchtest.RSAKey
+var sessionKey = testjwt.RSAKey
 
 // otherRSAKey is an RSA key no profile and no emulator trusts.
 var otherRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
@@ -64,7 +65,7 @@ var otherRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
 
 // harness is one emulator behind a real HTTP server, with a fake clock.
 type harness struct {
-	clock             *stytchtest.Clock
+	clock             *fakeclock.Clock
 	srv               *httptest.Server
 	projectID, secret string
 }
@@ -73,7 +74,7 @@ type harness struct {
 // the harness clock and the shared key, credentials to the demo ones.
 func newHarness(t *testing.T, o emulator.Options) *harness {
 	t.Helper()
-	h := &harness{clock: stytchtest.NewClock(start), projectID: demo.ProjectID, secret: demo.Secret}
+	h := &harness{clock: fakeclock.New(start), projectID: demo.ProjectID, secret: demo.Secret}
 	if o.Now == nil {
 		o.Now = h.clock.Now
 	}
@@ -228,11 +229,11 @@ func handToken(t *testing.T, profile string, claims obj) string {
 // sign signs claims as a compact JWT; kid "" leaves the header without one.
 func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid string, claims obj) string {
 	t.Helper()
-	return stytchtest.SignJWT(t, key, alg, kid, claims)
+	return testjwt.Sign(t, key, alg, kid, claims)
 }
 
 // kidOf is the kid the emulator expects for a key: its RFC 7638 thumbprint.
-func kidOf(t *testing.T, pub crypto.PublicKey) string { return stytchtest.Thumbprint(t, pub) }
+func kidOf(t *testing.T, pub crypto.PublicKey) string { return testjwt.Thumbprint(t, pub) }
 
 // jtiOf reads a token's jti without verifying it.
 func jtiOf(t *testing.T, tok string) string {

@@ -18,20 +18,21 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/proctest"
 )
 
 // binary is the attestd built once for all tests (TestMain).
 var binary string
 
-func TestMain(m *testing.M) { stytchtest.MainWithAttestd(m, ".", &binary) }
+func TestMain(m *testing.M) { proctest.MainWithAttestd(m, ".", &binary) }
 
 // build returns the path of the real binary.
 func build(*testing.T) string { return binary }
 
-// startBinary is stytchtest.StartProc.
-func startBinary(t *testing.T, ctx context.Context, bin string, args, env []string, msg string) (*stytchtest.Proc, map[string]any) {
+// startBinary is proctest.Start.
+func startBinary(t *testing.T, ctx context.Context, bin string, args, env []string, msg string) (*proctest.Proc, map[string]any) {
 	t.Helper()
-	return stytchtest.StartProc(t, ctx, bin, args, env, msg)
+	return proctest.Start(t, ctx, bin, args, env, msg)
 }
 
 // TestBinaryEndToEnd runs the built attestd on random ports in front of a

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/testpki"
 )
 
 // serverSerial opens a TLS connection and returns the certificate's serial.
@@ -25,7 +25,7 @@ func serverSerial(t *testing.T, addr string, cfg *tls.Config) string {
 // both listeners and, on SIGHUP, the rotated certificate.
 func TestBinaryReloadsCertificateOnSIGHUP(t *testing.T) {
 	bin := build(t)
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p, s := startBinary(t, ctx, bin, nil, []string{

@@ -22,13 +22,14 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/attestd/attestd/emulator/trustedtoken"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
+	"github.com/attestd/attestd/internal/testkit/testjwt"
 )
 
 var now = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // rsaKey is generated once per test binary.
-var rsaKey = stytchtest.RSAKey
+var rsaKey = testjwt.RSAKey
 
 func ecKey(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
 	t.Helper()
@@ -63,12 +64,12 @@ var mapping = trustedtoken.AttributeMapping{
 }
 
 // config is a valid PEM-key configuration for keys.
-func config(c *stytchtest.Clock, keys ...string) trustedtoken.Config {
+func config(c *fakeclock.Clock, keys ...string) trustedtoken.Config {
 	return trustedtoken.Config{Issuer: "https://idp.invalid", Audience: "aud", PEMKeys: keys, Mapping: mapping, Now: c.Now}
 }
 
 // claims are valid claims at the clock's time.
-func claims(c *stytchtest.Clock) map[string]any {
+func claims(c *fakeclock.Clock) map[string]any {
 	n := c.Now()
 	return map[string]any{
 		"iss": "https://idp.invalid", "aud": "aud", "email": "a@x.example", "jti": "tok-1",
@@ -79,10 +80,10 @@ func claims(c *stytchtest.Clock) map[string]any {
 // sign signs claims; kid "" means no kid header.
 func sign(t *testing.T, key crypto.Signer, alg jose.SignatureAlgorithm, kid string, c map[string]any) string {
 	t.Helper()
-	return stytchtest.SignJWT(t, key, alg, kid, c)
+	return testjwt.Sign(t, key, alg, kid, c)
 }
 
-func thumbprint(t *testing.T, pub crypto.PublicKey) string { return stytchtest.Thumbprint(t, pub) }
+func thumbprint(t *testing.T, pub crypto.PublicKey) string { return testjwt.Thumbprint(t, pub) }
 
 func newVerifier(t *testing.T, cfg trustedtoken.Config) *trustedtoken.Verifier {
 	t.Helper()
@@ -107,7 +108,7 @@ func wantFailure(t *testing.T, f *trustedtoken.Failure, typ, msg string) {
 }
 
 func TestNewConfigErrors(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	ec := pkix(t, ecKey(t, elliptic.P256()).Public())
 	x, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
@@ -191,7 +192,7 @@ func TestVerifyKeyKinds(t *testing.T) {
 		{"Ed25519, EdDSA", pkix(t, ed.Public()), ed, jose.EdDSA},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := stytchtest.NewClock(now)
+			c := fakeclock.New(now)
 			v := newVerifier(t, config(c, tc.pem))
 			for _, kid := range []string{thumbprint(t, tc.key.Public()), ""} {
 				id, f := v.Verify(context.Background(), sign(t, tc.key, tc.alg, kid, claims(c)))
@@ -207,7 +208,7 @@ func TestVerifyKeyKinds(t *testing.T) {
 }
 
 func TestVerifyWithoutKidTriesEveryKey(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	rk, ec, ed := rsaKey(), ecKey(t, elliptic.P256()), edKey(t)
 	v := newVerifier(t, config(c, pkix(t, rk.Public()), pkix(t, ec.Public()), pkix(t, ed.Public())))
 	for name, tok := range map[string]string{
@@ -229,7 +230,7 @@ func TestVerifyWithoutKidTriesEveryKey(t *testing.T) {
 }
 
 func TestVerifyIdentity(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	key := ecKey(t, elliptic.P256())
 	v := newVerifier(t, config(c, pkix(t, key.Public())))
 	verify := func(edit func(map[string]any)) (*trustedtoken.Identity, *trustedtoken.Failure) {
@@ -287,7 +288,7 @@ func TestVerifyIdentity(t *testing.T) {
 }
 
 func TestVerifySkew(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	key := ecKey(t, elliptic.P256())
 	cfg := config(c, pkix(t, key.Public()))
 	cfg.Skew = 5 * time.Second
@@ -321,7 +322,7 @@ func TestVerifySkew(t *testing.T) {
 }
 
 func TestVerifyTokenSize(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	key := ecKey(t, elliptic.P256())
 	v := newVerifier(t, config(c, pkix(t, key.Public())))
 	cl := claims(c)
@@ -377,7 +378,7 @@ func (js *jwksServer) count() int {
 	return js.fetches
 }
 
-func jwksVerifier(t *testing.T, c *stytchtest.Clock, js *jwksServer) *trustedtoken.Verifier {
+func jwksVerifier(t *testing.T, c *fakeclock.Clock, js *jwksServer) *trustedtoken.Verifier {
 	t.Helper()
 	return newVerifier(t, trustedtoken.Config{Issuer: "https://idp.invalid", Audience: "aud", JWKSURL: js.srv.URL, Mapping: mapping, Now: c.Now})
 }
@@ -403,7 +404,7 @@ func TestJWKSFailures(t *testing.T) {
 			"GET JWKS: document larger than 1 MiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := stytchtest.NewClock(now)
+			c := fakeclock.New(now)
 			js := newJWKSServer(t)
 			js.serve(tc.answer)
 			v := jwksVerifier(t, c, js)
@@ -430,7 +431,7 @@ func TestJWKSFailures(t *testing.T) {
 }
 
 func TestJWKSKeySelection(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	js := newJWKSServer(t)
 	sigKey, encKey, privKey := ecKey(t, elliptic.P256()), ecKey(t, elliptic.P256()), ecKey(t, elliptic.P256())
 	js.serveKeys(
@@ -458,7 +459,7 @@ func TestJWKSKeySelection(t *testing.T) {
 }
 
 func TestJWKSCache(t *testing.T) {
-	c := stytchtest.NewClock(now)
+	c := fakeclock.New(now)
 	js := newJWKSServer(t)
 	k1, k2 := ecKey(t, elliptic.P256()), ecKey(t, elliptic.P256())
 	js.serveKeys(jose.JSONWebKey{Key: k1.Public(), KeyID: "k1"})

@@ -3,20 +3,20 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/attestd/attestd/emulator/wire/wiretest"
 )
 
 var fixtures = []string{"attest-response-full.json", "attest-response-typical.json"}
 
-// loadFixture returns a testdata fixture parsed into generic JSON values.
+// loadFixture returns a wiretest fixture parsed into generic JSON values.
 func loadFixture(t *testing.T, name string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := wiretest.Fixtures.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,9 @@ import (
 	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/ratelimit"
 	"github.com/attestd/attestd/internal/security"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
+	"github.com/attestd/attestd/internal/testkit/logsink"
+	"github.com/attestd/attestd/internal/testkit/testpki"
 )
 
 const (
@@ -104,7 +106,7 @@ func wantUnauthenticated(t *testing.T, err error) string {
 }
 
 func TestBearerTokens(t *testing.T) {
-	logs := &stytchtest.Logs{}
+	logs := &logsink.Logs{}
 	chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t),
 		middleware.Options{Auth: middleware.AuthOptions{Tokens: tokens(t)}})
 	refused := []struct{ name, authorization string }{
@@ -270,7 +272,7 @@ func TestStreamExemptions(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	clock := stytchtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{
 		Limiter: ratelimit.New(1, 2, clock.Now),
 	})
@@ -322,7 +324,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitKeysOnTokenCaller(t *testing.T) {
-	clock := stytchtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{
 		Auth:    middleware.AuthOptions{Tokens: tokens(t)},
 		Limiter: ratelimit.New(1, 1, clock.Now),
@@ -393,7 +395,7 @@ func TestDeadlineCap(t *testing.T) {
 // metadata names the caller only on the in-process connection.
 func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 	forged := metadata.Pairs(middleware.PeerCertHeader, "svc-a.internal", middleware.PeerAddrHeader, "10.9.9.9")
-	leaf := stytchtest.NewPKI(t).Client(t, "svc-b.internal").Leaf
+	leaf := testpki.New(t).Client(t, "svc-b.internal").Leaf
 	tcp := &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 5555}
 	cases := []struct {
 		name string
@@ -413,7 +415,7 @@ func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &stytchtest.Logs{}
+			logs := &logsink.Logs{}
 			chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t), middleware.Options{})
 			ctx := metadata.NewIncomingContext(testCtx(t), forged)
 			if tc.peer != nil {
@@ -446,7 +448,7 @@ func TestForwardedIdentityTrustedOnlyInProcess(t *testing.T) {
 // TestFailedAuthenticationIsRateLimited: wrong tokens count against the
 // address's bucket, so guessing is throttled: 401, 401, then 429.
 func TestFailedAuthenticationIsRateLimited(t *testing.T) {
-	clock := stytchtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	chain := middleware.Default(slog.New(slog.DiscardHandler), validator(t), middleware.Options{
 		Auth:    middleware.AuthOptions{Tokens: tokens(t)},
 		Limiter: ratelimit.New(1, 2, clock.Now),

@@ -25,7 +25,7 @@ import (
 	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/observe"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/logsink"
 )
 
 func validator(t testing.TB) protovalidate.Validator {
@@ -231,7 +231,7 @@ func TestDefaultChainErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &stytchtest.Logs{}
+			logs := &logsink.Logs{}
 			chain := middleware.Default(slog.New(slog.NewJSONHandler(logs, nil)), validator(t), middleware.Options{})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -350,7 +350,7 @@ func TestOneEventPerCallAtInfo(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &stytchtest.Logs{}
+			logs := &logsink.Logs{}
 			log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			o := middleware.Options{}
 			if tc.audit {
@@ -386,7 +386,7 @@ func TestOneEventPerCallAtInfo(t *testing.T) {
 // chain has no audit event, so its call line is its one event at info:
 // never moved to debug.
 func TestRefusedKeepsItsLevel(t *testing.T) {
-	logs := &stytchtest.Logs{}
+	logs := &logsink.Logs{}
 	cl := middleware.NewCallLog(slog.New(slog.NewJSONHandler(logs, nil))) // level info
 	cl.Refused(testCtx(t), attestMethod, "10.0.0.1", "req-too-large", apierr.RequestTooLarge.New("too large"), time.Millisecond)
 	cl.Refused(testCtx(t), attestMethod, "10.0.0.1", "req-shed", apierr.UpstreamOverloaded.New("busy"), time.Millisecond)

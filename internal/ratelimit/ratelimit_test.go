@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/attestd/attestd/internal/ratelimit"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
 )
 
 func TestBucketPerKey(t *testing.T) {
-	clock := stytchtest.NewClock(time.Unix(1_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
 	l := ratelimit.New(2, 3, clock.Now) // 2/s, burst 3
 	for i := range 3 {
 		if ok, _ := l.Allow("a"); !ok {
@@ -36,7 +36,7 @@ func TestBucketPerKey(t *testing.T) {
 // Refused calls take no token: a caller hammering the limit is let through
 // again as soon as the rate allows.
 func TestRefusalsCostNothing(t *testing.T) {
-	clock := stytchtest.NewClock(time.Unix(1_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
 	l := ratelimit.New(1, 1, clock.Now)
 	l.Allow("a")
 	for range 100 {
@@ -49,7 +49,7 @@ func TestRefusalsCostNothing(t *testing.T) {
 }
 
 func TestKeysAreBounded(t *testing.T) {
-	clock := stytchtest.NewClock(time.Unix(1_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
 	l := ratelimit.New(1, 1, clock.Now)
 	for i := range 25000 {
 		l.Allow(fmt.Sprint("caller-", i))

@@ -9,19 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
+	"github.com/attestd/attestd/internal/testkit/testpki"
 )
 
 // The Reloader tests are internal: they drive its clock (the unexported
 // now), so the once-a-second file check is exercised without waiting.
 
-func newTestReloader(t *testing.T, pki *stytchtest.PKI) (*Reloader, *stytchtest.Clock) {
+func newTestReloader(t *testing.T, pki *testpki.PKI) (*Reloader, *fakeclock.Clock) {
 	t.Helper()
 	r, err := NewReloader(pki.CertFile, pki.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := stytchtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	r.now = clock.Now
 	return r, clock
 }
@@ -69,7 +70,7 @@ func wantSerial(t *testing.T, got, want *big.Int, when string) {
 }
 
 func TestReloaderPicksUpChangedFiles(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	r, clock := newTestReloader(t, pki)
 	first := pki.ServerLeaf.SerialNumber
 	wantSerial(t, served(t, r), first, "at start")
@@ -115,7 +116,7 @@ func TestReloaderPicksUpChangedFiles(t *testing.T) {
 }
 
 func TestReloaderKeepsCertificateOnFailedReload(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	r, clock := newTestReloader(t, pki)
 	good := pki.ServerLeaf.SerialNumber
 	wantSerial(t, served(t, r), good, "at start")
@@ -167,7 +168,7 @@ func TestReloaderKeepsCertificateOnFailedReload(t *testing.T) {
 }
 
 func TestNewReloaderRefusesBadFiles(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	other := pki.Client(t, "x.internal")
 	if _, err := NewReloader(pki.CertFile, other.KeyFile); err == nil {
 		t.Error("NewReloader accepted a key of another certificate")
@@ -180,7 +181,7 @@ func TestNewReloaderRefusesBadFiles(t *testing.T) {
 // TestReloaderConcurrent: handshakes read the certificate while rotations
 // and reloads happen; every answer is one of the issued certificates.
 func TestReloaderConcurrent(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	r, clock := newTestReloader(t, pki)
 	issued := map[string]bool{pki.ServerLeaf.SerialNumber.String(): true}
 	var wg sync.WaitGroup

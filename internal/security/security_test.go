@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/attestd/attestd/internal/security"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/testpki"
 )
 
 // Tokens used in the tables: long enough to be accepted.
@@ -217,7 +217,7 @@ func handshake(t *testing.T, cfg, client *tls.Config) (serverErr, clientErr erro
 }
 
 func TestServerConfigTLS(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	cfg, r, err := security.ServerConfig(security.TLSOptions{CertFile: pki.CertFile, KeyFile: pki.KeyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestServerConfigTLS(t *testing.T) {
 }
 
 func TestServerConfigMutualTLS(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	cfg, _, err := security.ServerConfig(security.TLSOptions{CertFile: pki.CertFile, KeyFile: pki.KeyFile, ClientCAFile: pki.CAFile})
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +261,7 @@ func TestServerConfigMutualTLS(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		client *stytchtest.Cert
+		client *testpki.Cert
 		ok     bool
 	}{
 		{"any certificate the CA signed", pki.Client(t, "svc-z.internal"), true},
@@ -276,7 +276,7 @@ func TestServerConfigMutualTLS(t *testing.T) {
 }
 
 func TestServerConfigAllowList(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	const spiffe = "spiffe://attestd.test/ns/prod/sa/svc-u"
 	cfg, _, err := security.ServerConfig(security.TLSOptions{
 		CertFile: pki.CertFile, KeyFile: pki.KeyFile, ClientCAFile: pki.CAFile,
@@ -290,7 +290,7 @@ func TestServerConfigAllowList(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		client *stytchtest.Cert
+		client *testpki.Cert
 		ok     bool
 	}{
 		{"allowed DNS SAN", pki.Client(t, "svc-a.internal"), true},
@@ -333,7 +333,7 @@ func TestServerConfigAllowList(t *testing.T) {
 }
 
 func TestServerConfigErrors(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.pem")
 	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
@@ -402,7 +402,7 @@ func TestIdentities(t *testing.T) {
 		})
 	}
 	// A real certificate from the test CA says the same.
-	c := stytchtest.NewPKI(t).Client(t, "svc-a.internal", "spiffe://td/svc-a")
+	c := testpki.New(t).Client(t, "svc-a.internal", "spiffe://td/svc-a")
 	if got := security.Identities(c.Leaf); !slices.Equal(got, []string{"spiffe://td/svc-a", "svc-a.internal"}) {
 		t.Errorf("Identities of an issued certificate = %q", got)
 	}

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/attestd/attestd/internal/config"
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/logsink"
 )
 
 // dialREST opens a raw TCP connection to the REST listener, closed at test
@@ -113,7 +113,7 @@ func TestSlowReaderIsCut(t *testing.T) {
 // held (a reader slower than the write bound allows for) are closed, the
 // log says how many, and Shutdown reports success.
 func TestShutdownCutsHeldConnections(t *testing.T) {
-	logs := &stytchtest.Logs{}
+	logs := &logsink.Logs{}
 	h := startLogging(t, logs, func(c *config.Config) {
 		c.WriteTimeout = time.Minute
 		c.ShutdownGrace = 500 * time.Millisecond

@@ -35,6 +35,7 @@ import (
 	"github.com/attestd/attestd/internal/security"
 	"github.com/attestd/attestd/internal/server"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/logsink"
 )
 
 // The IdP token validRequest and validJSON carry.
@@ -44,7 +45,7 @@ const obsToken = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"
 // configuration, logs kept in h.logs.
 func startWith(t *testing.T, opts []server.Option, mutate ...func(*config.Config)) *harness {
 	t.Helper()
-	logs := &stytchtest.Logs{}
+	logs := &logsink.Logs{}
 	h := startServer(t, logs, opts, mutate...)
 	h.logs = logs
 	return h
@@ -960,7 +961,7 @@ func kvsOf(in []attribute.KeyValue) []attributeKV {
 // protocol); the call line is debug. A failure at WARN still writes its
 // call line, for alerts.
 func TestOneEventPerAttestAtInfo(t *testing.T) {
-	logs := &stytchtest.Logs{}
+	logs := &logsink.Logs{}
 	h := startServerAt(t, logs, slog.LevelInfo, nil, func(c *config.Config) { c.BreakerFailures = 100 })
 	if _, err := h.client.Attest(metadata.AppendToOutgoingContext(ctx(t), "x-request-id", "one-grpc-ok"), validRequest()); err != nil {
 		t.Fatal(err)

@@ -32,22 +32,24 @@ import (
 	"github.com/attestd/attestd/internal/config"
 	"github.com/attestd/attestd/internal/server"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/logsink"
+	"github.com/attestd/attestd/internal/testkit/testpki"
 )
 
 // secure is attestd started in process with TLS on both listeners (and
 // whatever caller policy the test sets), in front of a fake Stytch. Tests
 // build their own clients: each needs its own TLS identity.
 type secure struct {
-	pki    *stytchtest.PKI
+	pki    *testpki.PKI
 	stytch *stytchtest.Server
 	srv    *server.Server
-	logs   *stytchtest.Logs
+	logs   *logsink.Logs
 	rest   string // https://127.0.0.1:port
 }
 
-func startSecure(t *testing.T, pki *stytchtest.PKI, mutate ...func(*config.Config)) *secure {
+func startSecure(t *testing.T, pki *testpki.PKI, mutate ...func(*config.Config)) *secure {
 	t.Helper()
-	h := &secure{pki: pki, stytch: stytchtest.NewServer(t), logs: &stytchtest.Logs{}}
+	h := &secure{pki: pki, stytch: stytchtest.NewServer(t), logs: &logsink.Logs{}}
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.BaseURL = h.stytch.URL
@@ -74,7 +76,7 @@ func startSecure(t *testing.T, pki *stytchtest.PKI, mutate ...func(*config.Confi
 
 // mtls requires client certificates from the test CA, admitting the
 // identities listed (any, when none are).
-func mtls(pki *stytchtest.PKI, allowed ...string) func(*config.Config) {
+func mtls(pki *testpki.PKI, allowed ...string) func(*config.Config) {
 	return func(c *config.Config) {
 		c.TLSClientCAFile = pki.CAFile
 		c.TLSAllowedClients = strings.Join(allowed, ",")
@@ -225,7 +227,7 @@ func (h *secure) wantCaller(t *testing.T, requestID, caller, via string) {
 }
 
 func TestTLSOnly(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki)
 	trusted := pki.ClientTLS(nil)
 
@@ -287,7 +289,7 @@ func TestTLSOnly(t *testing.T) {
 // certCase is a client identity and whether attestd must admit it.
 type certCase struct {
 	name string
-	cert *stytchtest.Cert
+	cert *testpki.Cert
 	ok   bool
 }
 
@@ -332,7 +334,7 @@ func checkCertCases(t *testing.T, h *secure, cases []certCase, want string) {
 }
 
 func TestMutualTLSAllowList(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki, mtls(pki, "svc-a.internal"))
 	checkCertCases(t, h, []certCase{
 		{"allowed certificate", pki.Client(t, "svc-a.internal"), true},
@@ -343,7 +345,7 @@ func TestMutualTLSAllowList(t *testing.T) {
 }
 
 func TestMutualTLSWithoutAllowList(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki, mtls(pki))
 	checkCertCases(t, h, []certCase{
 		{"any certificate of the CA", pki.Client(t, "svc-b.internal"), true},
@@ -357,7 +359,7 @@ func TestBearerTokensBothProtocols(t *testing.T) {
 		good  = "tok-svc-a-5d41402abc4b2a76b9719d91"
 		wrong = "tok-wrong-7d793037a0760186574b0282"
 	)
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki, tokenFile(t, "# attestd callers\nsvc-a "+good+"\n"))
 	cfg := pki.ClientTLS(nil)
 	conn := h.conn(t, cfg)
@@ -471,7 +473,7 @@ func TestAuthExemptions(t *testing.T) {
 	}
 
 	t.Run("default: health exempt, reflection not", func(t *testing.T) {
-		pki := stytchtest.NewPKI(t)
+		pki := testpki.New(t)
 		h := startSecure(t, pki, tokens)
 		conn := h.conn(t, pki.ClientTLS(nil))
 		if resp, err := health(t, conn); err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
@@ -495,7 +497,7 @@ func TestAuthExemptions(t *testing.T) {
 		wantUnauthenticated(t, attestOn(t, conn))
 	})
 	t.Run("reflection exempt when configured", func(t *testing.T) {
-		pki := stytchtest.NewPKI(t)
+		pki := testpki.New(t)
 		h := startSecure(t, pki, tokens, func(c *config.Config) { c.AuthExempt = "health,reflection" })
 		conn := h.conn(t, pki.ClientTLS(nil))
 		names, err := listServices(t, conn)
@@ -508,7 +510,7 @@ func TestAuthExemptions(t *testing.T) {
 		wantUnauthenticated(t, attestOn(t, conn))
 	})
 	t.Run("nothing exempt", func(t *testing.T) {
-		pki := stytchtest.NewPKI(t)
+		pki := testpki.New(t)
 		h := startSecure(t, pki, tokens, func(c *config.Config) { c.AuthExempt = "none" })
 		conn := h.conn(t, pki.ClientTLS(nil))
 		_, err := health(t, conn)
@@ -530,7 +532,7 @@ func TestAuthExemptions(t *testing.T) {
 // TestForgedIdentity: the identity attestd acts on is the one the TLS
 // connection proved, whatever metadata or headers claim.
 func TestForgedIdentity(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki, mtls(pki, "svc-a.internal", "svc-b.internal"))
 	a := pki.ClientTLS(pki.Client(t, "svc-a.internal"))
 	b := pki.ClientTLS(pki.Client(t, "svc-b.internal"))
@@ -554,7 +556,7 @@ func TestForgedIdentity(t *testing.T) {
 func TestRateLimitBothProtocols(t *testing.T) {
 	limited := func(c *config.Config) { c.RateLimit, c.RateBurst = 1, 2 }
 	t.Run("gRPC", func(t *testing.T) {
-		pki := stytchtest.NewPKI(t)
+		pki := testpki.New(t)
 		h := startSecure(t, pki, limited)
 		conn := h.conn(t, pki.ClientTLS(nil))
 		for i := range 2 {
@@ -581,7 +583,7 @@ func TestRateLimitBothProtocols(t *testing.T) {
 		}
 	})
 	t.Run("REST", func(t *testing.T) {
-		pki := stytchtest.NewPKI(t)
+		pki := testpki.New(t)
 		h := startSecure(t, pki, limited)
 		client := h.client(t, pki.ClientTLS(nil))
 		for i := range 2 {
@@ -628,7 +630,7 @@ func serverSerials(t *testing.T, h *secure) (grpcSerial, restSerial *big.Int) {
 }
 
 func TestCertificateRotation(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki)
 	wantSerials := func(t *testing.T, want *big.Int, when string) {
 		t.Helper()
@@ -668,7 +670,7 @@ func TestCertificateRotation(t *testing.T) {
 }
 
 func TestMaxCallDeadline(t *testing.T) {
-	pki := stytchtest.NewPKI(t)
+	pki := testpki.New(t)
 	h := startSecure(t, pki, func(c *config.Config) { c.MaxCallDeadline = 200 * time.Millisecond })
 	entered := make(chan struct{}, 2)
 	left := make(chan error, 2)

@@ -33,6 +33,7 @@ import (
 	"github.com/attestd/attestd/internal/config"
 	"github.com/attestd/attestd/internal/server"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/logsink"
 	"github.com/attestd/attestd/internal/translate"
 )
 
@@ -44,12 +45,12 @@ type harness struct {
 	client b2bsessionv1.SessionServiceClient
 	conn   *grpc.ClientConn
 	rest   string
-	logs   *stytchtest.Logs
+	logs   *logsink.Logs
 }
 
 func start(t testing.TB, mutate ...func(*config.Config)) *harness {
 	t.Helper()
-	logs := &stytchtest.Logs{}
+	logs := &logsink.Logs{}
 	h := startLogging(t, logs, mutate...)
 	h.logs = logs
 	return h

@@ -1,11 +1,11 @@
 // Package stytchtest is a fake Stytch for tests: an httptest server on
 // loopback that speaks Stytch's real wire format (Basic auth, JSON bodies,
-// Stytch error shapes), with invented fixture payloads.
+// Stytch error shapes), serving the emulator's invented fixture payloads
+// (package wiretest).
 package stytchtest
 
 import (
 	"bytes"
-	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/attestd/attestd/emulator/wire/wiretest"
 )
 
 // Credentials the fake accepts.
@@ -24,13 +26,11 @@ const (
 	Secret    = "secret-test-c2VjcmV0LWZvci10ZXN0cy1vbmx5"
 )
 
-//go:embed testdata/*.json
-var fixtures embed.FS
-
-// Fixture returns an embedded payload: "attest-response-full.json",
-// "attest-response-typical.json" or "attest-error.json".
+// Fixture returns one of the emulator's wire fixtures (package wiretest):
+// "attest-response-full.json", "attest-response-typical.json" or
+// "attest-error.json".
 func Fixture(name string) []byte {
-	b, err := fixtures.ReadFile("testdata/" + name)
+	b, err := wiretest.Fixtures.ReadFile(name)
 	if err != nil {
 		panic(err)
 	}

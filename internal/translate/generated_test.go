@@ -2,7 +2,6 @@ package translate
 
 import (
 	"encoding/json"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -131,15 +130,8 @@ func TestDriftOnePass(t *testing.T) {
 }
 
 func TestGeneratedDecoderTakesStytchsAnswers(t *testing.T) {
-	full, err := os.ReadFile("../stytchtest/testdata/attest-response-full.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errBody, err := os.ReadFile("../stytchtest/testdata/attest-error.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string][]byte{"typical": stytchtest.Typical(), "full": full} {
+	errBody := stytchtest.Fixture("attest-error.json")
+	for name, body := range map[string][]byte{"typical": stytchtest.Typical(), "full": stytchtest.Full()} {
 		if !agree(t, body) {
 			t.Errorf("%s: the generated decoder refused Stytch's own answer", name)
 		}

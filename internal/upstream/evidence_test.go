@@ -8,6 +8,7 @@ import (
 
 	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
 	"github.com/attestd/attestd/internal/upstream"
 )
 
@@ -148,7 +149,7 @@ func TestHungStytchOpensTheBreaker(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := stytchtest.NewServer(t)
-			clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+			clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 			entered := make(chan struct{}, 1)
 			hung := stall(t, nil, nil)
 			fake.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +257,7 @@ func TestBreakerFailureRatio(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := stytchtest.NewServer(t)
-			clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+			clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 			client := newClient(t, fake.URL, func(o *upstream.Options) {
 				o.Now = clock.Now
 				if tc.mutate != nil {

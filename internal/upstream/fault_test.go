@@ -23,6 +23,7 @@ import (
 
 	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
 	"github.com/attestd/attestd/internal/upstream"
 )
 
@@ -380,7 +381,7 @@ func TestRetryAfter429(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := stytchtest.NewServer(t)
 			fake.Handle(&sequence{answers: tc.answers})
-			clock := stytchtest.NewClock(now)
+			clock := fakeclock.New(now)
 			client := newClient(t, fake.URL, func(o *upstream.Options) {
 				o.Timeout, o.MaxAttempts, o.Now = tc.timeout, tc.maxAttempts, clock.Now
 			})
@@ -498,7 +499,7 @@ func TestDialRetries(t *testing.T) {
 // it.
 func TestBreakerOpensAndRecovers(t *testing.T) {
 	fake := stytchtest.NewServer(t)
-	clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	client := newClient(t, fake.URL, func(o *upstream.Options) { o.Now = clock.Now }) // default 5 failures, 10 s
 	down := stytchtest.Error(503, "service_unavailable", "down")
 	up := stytchtest.Respond(http.StatusOK, stytchtest.Typical())
@@ -582,7 +583,7 @@ func attest(t *testing.T, client *upstream.Client) error {
 // call fails fast, without reaching Stytch.
 func TestHalfOpenLetsOneProbeThrough(t *testing.T) {
 	fake := stytchtest.NewServer(t)
-	clock := stytchtest.NewClock(time.Unix(1e9, 0))
+	clock := fakeclock.New(time.Unix(1e9, 0))
 	client := newClient(t, fake.URL, func(o *upstream.Options) {
 		o.Now, o.BreakerFailures, o.BreakerCooldown = clock.Now, 1, time.Minute
 	})

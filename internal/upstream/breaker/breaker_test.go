@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/attestd/attestd/internal/stytchtest"
+	"github.com/attestd/attestd/internal/testkit/fakeclock"
 	"github.com/attestd/attestd/internal/upstream/breaker"
 )
 
@@ -155,7 +155,7 @@ func TestBreaker(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+			clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 			ratio := tc.ratio
 			if ratio == 0 {
 				ratio = 0.5
@@ -197,7 +197,7 @@ func TestBreaker(t *testing.T) {
 // TestClockSetBack: a clock that goes back (a wall clock stepped by NTP, say)
 // neither panics nor revives forgotten calls.
 func TestClockSetBack(t *testing.T) {
-	clock := stytchtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	b := breaker.New(breaker.Config{Failures: 2, Ratio: 0.5, Cooldown: cool, Now: clock.Now})
 	clock.Advance(time.Minute)
 	done, _, _ := b.Allow()
@@ -220,7 +220,7 @@ func TestClockSetBack(t *testing.T) {
 // TestMemoryIsConstant: a million calls in one window allocate nothing once
 // the breaker exists.
 func TestMemoryIsConstant(t *testing.T) {
-	clock := stytchtest.NewClock(time.Unix(0, 0))
+	clock := fakeclock.New(time.Unix(0, 0))
 	b := breaker.New(breaker.Config{Failures: 5, Ratio: 0.5, Cooldown: cool, Now: clock.Now})
 	var i int
 	allocs := testing.AllocsPerRun(10000, func() {
@@ -252,7 +252,7 @@ func TestStateNames(t *testing.T) {
 // TestOneProbeUnderContention: however many callers race for the half-open
 // slot, exactly one is let through.
 func TestOneProbeUnderContention(t *testing.T) {
-	clock := stytchtest.NewClock(time.Unix(0, 0))
+	clock := fakeclock.New(time.Unix(0, 0))
 	b := breaker.New(breaker.Config{Failures: 1, Cooldown: time.Second, Now: clock.Now})
 	done, _, _ := b.Allow()
 	done(breaker.Failure)

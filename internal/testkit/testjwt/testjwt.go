@@ -1,18 +1,22 @@
-package stytchtest
+// Package testjwt signs JWTs for tests, hostile ones included.
+package testjwt
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
+	"sync"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// SignJWT signs claims as a compact JWT with key and alg (key may be any key
+// Sign signs claims as a compact JWT with key and alg (key may be any key
 // go-jose accepts, an HMAC secret included, to build hostile tokens); kid
 // "" leaves the header without one.
-func SignJWT(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
+func Sign(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {
@@ -39,3 +43,13 @@ func Thumbprint(t testing.TB, pub crypto.PublicKey) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(tp)
 }
+
+// RSAKey is one RSA-2048 key per test binary: generating keys is slow under
+// the race detector, and tests only need a key nobody else trusts.
+var RSAKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})

@@ -1,4 +1,5 @@
-package stytchtest
+// Package logsink collects a program's JSON log output for assertions.
+package logsink
 
 import (
 	"bytes"

@@ -1,4 +1,6 @@
-package stytchtest
+// Package proctest builds the attestd binary for tests and runs programs
+// whose stderr is JSON log lines.
+package proctest
 
 import (
 	"bufio"
@@ -46,17 +48,17 @@ func MainWithAttestd(m *testing.M, pkg string, bin *string) {
 type Proc struct {
 	// Cmd is the process.
 	Cmd *exec.Cmd
-	// Lines receives the log lines after the one StartProc waited for;
+	// Lines receives the log lines after the one Start waited for;
 	// lines nobody reads in time are dropped (All keeps them).
 	Lines chan map[string]any
 	all   *strings.Builder
 	done  chan struct{} // closed when stderr is drained
 }
 
-// StartProc runs bin with args, a clean environment (PATH, a temporary HOME,
+// Start runs bin with args, a clean environment (PATH, a temporary HOME,
 // a free admin port) plus env, and returns once a log line whose msg is msg
 // appears, with that line's fields. The process is killed at test end.
-func StartProc(t testing.TB, ctx context.Context, bin string, args, env []string, msg string) (*Proc, map[string]any) {
+func Start(t testing.TB, ctx context.Context, bin string, args, env []string, msg string) (*Proc, map[string]any) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	// A free admin port unless the test chooses: tests run side by side.

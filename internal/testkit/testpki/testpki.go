@@ -1,4 +1,5 @@
-package stytchtest
+// Package testpki is a throwaway certificate authority for TLS tests.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -57,8 +58,8 @@ type authority struct {
 	key  *ecdsa.PrivateKey
 }
 
-// NewPKI creates a CA and a server certificate signed by it.
-func NewPKI(t testing.TB) *PKI {
+// New creates a CA and a server certificate signed by it.
+func New(t testing.TB) *PKI {
 	t.Helper()
 	p := &PKI{dir: t.TempDir()}
 	ca := newAuthority(t, "attestd test CA")

@@ -1,8 +1,7 @@
-package stytchtest
+// Package fakeclock is a settable clock for tests of time windows.
+package fakeclock
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"sync"
 	"time"
 )
@@ -14,8 +13,8 @@ type Clock struct {
 	t  time.Time
 }
 
-// NewClock returns a Clock showing t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+// New returns a Clock showing t.
+func New(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now is the clock's time; pass c.Now where a func() time.Time is wanted.
 func (c *Clock) Now() time.Time {
@@ -30,13 +29,3 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
-
-// RSAKey is one RSA-2048 key per test binary: generating keys is slow under
-// the race detector, and tests only need a key nobody else trusts.
-var RSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
