@@ -1,23 +1,29 @@
 package emulator_test
 
 import (
-	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jwt"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/attestd/attestd/emulator"
 	"github.com/attestd/attestd/emulator/demo"
 )
 
 // TestSessionJWTVerifiesWithJWKS checks the session JWT the way a Stytch
-// SDK would, with another JOSE library (jwx) and the emulator's JWKS.
+// SDK would, with the JWKS fetched over HTTP: its signature by RFC 7518 with
+// crypto/rsa alone (not the JOSE library that signed it), its claims with
+// go-jose.
 func TestSessionJWTVerifiesWithJWKS(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
 	// Sent as raw JSON so that the numbers' exact text is on the wire.
@@ -28,41 +34,52 @@ func TestSessionJWTVerifiesWithJWKS(t *testing.T) {
 	a := decodeOK(t, h.attest(t, body))
 
 	jwksURL := h.srv.URL + "/v1/b2b/sessions/jwks/" + demo.ProjectID
-	set, err := jwk.Fetch(context.Background(), jwksURL)
+	resp, err := http.Get(jwksURL)
 	if err != nil {
-		t.Fatalf("jwk.Fetch: %v", err)
+		t.Fatal(err)
 	}
-	if set.Len() != 1 {
-		t.Fatalf("JWKS has %d keys, want 1", set.Len())
+	defer resp.Body.Close()
+	var set struct{ Keys []obj }
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
 	}
-	tok, err := jwt.Parse([]byte(a.SessionJWT),
-		jwt.WithKeySet(set),
-		jwt.WithIssuer("stytch.com/"+demo.ProjectID),
-		jwt.WithAudience(demo.ProjectID),
-		jwt.WithClock(jwt.ClockFunc(h.clock.Now)))
+	if len(set.Keys) != 1 {
+		t.Fatalf("JWKS has %d keys, want 1", len(set.Keys))
+	}
+	pub := rs256Verify(t, a.SessionJWT, set.Keys[0])
+
+	tok, err := jwt.ParseSigned(a.SessionJWT, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
-		t.Fatalf("jwt.Parse: %v", err)
+		t.Fatalf("jwt.ParseSigned: %v", err)
+	}
+	var std jwt.Claims
+	var custom struct {
+		Session map[string]any `json:"https://stytch.com/session"`
+		Org     map[string]any `json:"https://stytch.com/organization"`
+		Plan    string         `json:"plan"`
+	}
+	if err := tok.Claims(pub, &std, &custom); err != nil {
+		t.Fatalf("claims: %v", err)
+	}
+	expected := jwt.Expected{Issuer: "stytch.com/" + demo.ProjectID, AnyAudience: jwt.Audience{demo.ProjectID}, Time: h.clock.Now()}
+	if err := std.ValidateWithLeeway(expected, 0); err != nil {
+		t.Fatalf("registered claims: %v", err)
 	}
 
-	if sub, _ := tok.Subject(); sub != a.MemberID {
-		t.Errorf("sub %q, want %q", sub, a.MemberID)
+	if std.Subject != a.MemberID {
+		t.Errorf("sub %q, want %q", std.Subject, a.MemberID)
 	}
-	if aud, _ := tok.Audience(); !reflect.DeepEqual(aud, []string{demo.ProjectID}) {
-		t.Errorf("aud %q, want [%q]", aud, demo.ProjectID)
+	if !reflect.DeepEqual([]string(std.Audience), []string{demo.ProjectID}) {
+		t.Errorf("aud %q, want [%q]", std.Audience, demo.ProjectID)
 	}
-	iat, _ := tok.IssuedAt()
-	exp, _ := tok.Expiration()
-	nbf, _ := tok.NotBefore()
+	iat, exp, nbf := std.IssuedAt.Time(), std.Expiry.Time(), std.NotBefore.Time()
 	if !iat.Equal(start.Truncate(time.Second)) || !nbf.Equal(iat) || exp.Sub(iat) != 300*time.Second {
 		t.Errorf("iat %v nbf %v exp %v; want iat = nbf = now, exp = iat + 300 s", iat, nbf, exp)
 	}
 
-	var session, org map[string]any
-	if err := tok.Get("https://stytch.com/session", &session); err != nil {
-		t.Fatalf("session claim: %v", err)
-	}
-	if err := tok.Get("https://stytch.com/organization", &org); err != nil {
-		t.Fatalf("organization claim: %v", err)
+	session, org := custom.Session, custom.Org
+	if session == nil || org == nil {
+		t.Fatalf("session claim %v, organization claim %v", session, org)
 	}
 	ms := a.json["member_session"]
 	for _, k := range []string{"started_at", "last_accessed_at", "expires_at", "roles", "authentication_factors"} {
@@ -77,9 +94,8 @@ func TestSessionJWTVerifiesWithJWKS(t *testing.T) {
 	wantJSON(t, "session claim attributes", session["attributes"], `{"ip_address": "127.0.0.1", "user_agent": "Go-http-client/1.1"}`)
 	wantJSON(t, "organization claim", org, `{"organization_id": "`+acmeID+`", "slug": "acme"}`)
 
-	var plan string
-	if err := tok.Get("plan", &plan); err != nil || plan != "gold" {
-		t.Errorf("custom claim plan = %q (%v), want gold at the top level", plan, err)
+	if custom.Plan != "gold" {
+		t.Errorf("custom claim plan = %q, want gold at the top level", custom.Plan)
 	}
 	// Numbers keep their exact text in the JWT and in the response.
 	claims := jwtPayload(t, a.SessionJWT)
@@ -106,9 +122,47 @@ func TestSessionJWTVerifiesWithJWKS(t *testing.T) {
 	}
 
 	h.clock.Advance(5*time.Minute + time.Second)
-	if _, err := jwt.Parse([]byte(a.SessionJWT), jwt.WithKeySet(set), jwt.WithClock(jwt.ClockFunc(h.clock.Now))); err == nil {
-		t.Error("jwx accepted the session JWT after its 5 minutes")
+	expected.Time = h.clock.Now()
+	if err := std.ValidateWithLeeway(expected, 0); err == nil {
+		t.Error("the session JWT was accepted after its 5 minutes")
 	}
+}
+
+// rs256Verify checks a compact JWS by RFC 7515 and 7518 with crypto/rsa
+// alone: header alg RS256 and the JWK's kid, a PKCS #1 v1.5 SHA-256
+// signature by the RSA key the JWK's n and e describe. It returns that key.
+func rs256Verify(t *testing.T, tok string, jwk obj) *rsa.PublicKey {
+	t.Helper()
+	b64 := func(field string) []byte {
+		s, _ := jwk[field].(string)
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("JWK %s %q is not base64url", field, s)
+		}
+		return b
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(b64("n")), E: int(new(big.Int).SetBytes(b64("e")).Int64())}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", tok)
+	}
+	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header struct{ Alg, Kid string }
+	if err := json.Unmarshal(rawHeader, &header); err != nil || header.Alg != "RS256" || header.Kid != jwk["kid"] {
+		t.Fatalf("header %s (%v), want alg RS256 and kid %v", rawHeader, err, jwk["kid"])
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
+		t.Fatalf("RS256 signature: %v", err)
+	}
+	return pub
 }
 
 func TestJWKSEndpoint(t *testing.T) {
