@@ -3,31 +3,33 @@
 package ratelimit
 
 import (
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 )
 
-// maxKeys bounds the callers tracked at once; beyond it, the callers idle
-// the longest are forgotten (a forgotten caller starts again with a full
+// maxKeys bounds the callers tracked at once; beyond it, the caller idle
+// the longest is forgotten (a forgotten caller starts again with a full
 // bucket, which only ever errs towards letting a call through).
 const maxKeys = 10000
 
 // Limiter rate-limits calls per key (a caller's identity or address).
+//
+// Its buckets are kept in a plain LRU (simplelru), not the expirable one:
+// the expirable LRU starts a goroutine per cache that can never be stopped
+// (one leaked per server started) and expires entries by the wall clock,
+// not the injected one; and the bound, not an expiry, is what keeps memory
+// in check. The least recently used caller is the one idle longest, the
+// one most likely to have refilled its bucket anyway.
 type Limiter struct {
 	limit rate.Limit
 	burst int
 	now   func() time.Time
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
+	mu      sync.Mutex // simplelru is not safe for concurrent use
+	buckets *simplelru.LRU[string, *rate.Limiter]
 }
 
 // New returns a Limiter allowing perSecond calls per key on average and
@@ -36,7 +38,8 @@ func New(perSecond float64, burst int, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{limit: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*bucket{}}
+	buckets, _ := simplelru.NewLRU[string, *rate.Limiter](maxKeys, nil) // fails only for a size <= 0
+	return &Limiter{limit: rate.Limit(perSecond), burst: burst, now: now, buckets: buckets}
 }
 
 // Allow takes a token from key's bucket. When none is left it returns
@@ -45,16 +48,12 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxKeys {
-			l.evict(now)
-		}
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[key] = b
+	b, found := l.buckets.Get(key) // Get marks key used most recently
+	if !found {
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets.Add(key, b) // past maxKeys, forgets the caller idle longest
 	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.ReserveN(now, 1)
 	if !r.OK() {
 		return false, time.Second
 	}
@@ -65,32 +64,9 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
-// evict drops the buckets idle longest: every bucket full again (idle long
-// enough to have refilled), or else the oldest tenth.
-func (l *Limiter) evict(now time.Time) {
-	refill := time.Duration(float64(l.burst) / float64(l.limit) * float64(time.Second))
-	for k, b := range l.buckets {
-		if now.Sub(b.seen) >= refill {
-			delete(l.buckets, k)
-		}
-	}
-	excess := len(l.buckets) - maxKeys*9/10
-	if excess <= 0 {
-		return
-	}
-	keys := make([]string, 0, len(l.buckets))
-	for k := range l.buckets {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int { return l.buckets[a].seen.Compare(l.buckets[b].seen) })
-	for _, k := range keys[:excess] {
-		delete(l.buckets, k)
-	}
-}
-
 // Len is the number of callers tracked.
 func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	return l.buckets.Len()
 }
