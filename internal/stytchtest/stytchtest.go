@@ -6,10 +6,12 @@ package stytchtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -18,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/attestd/attestd/emulator/wire/wiretest"
+	"github.com/attestd/attestd/internal/testkit/memnet"
 )
 
 // Credentials the fake accepts.
@@ -61,6 +64,7 @@ type Server struct {
 	mu      sync.Mutex
 	last    *Request
 	handler http.Handler
+	mem     *memnet.Listener // nil on loopback
 }
 
 // NewServer starts a fake Stytch on loopback, closed when the test ends.
@@ -70,6 +74,29 @@ func NewServer(tb testing.TB) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// NewInMemoryServer is NewServer on an in-memory network instead of
+// loopback, for tests inside a testing/synctest bubble (make it there):
+// callers reach it only through DialContext.
+func NewInMemoryServer(tb testing.TB) *Server {
+	s := &Server{handler: Respond(http.StatusOK, Typical()), mem: memnet.Listen()}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Listener.Close() // the loopback one it made: unused
+	s.Listener = s.mem
+	s.Start()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// DialContext connects to the fake, whatever address it is given; it fits
+// http.Transport.DialContext.
+func (s *Server) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if s.mem != nil {
+		return s.mem.DialContext(ctx, network, address)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", s.Listener.Addr().String())
 }
 
 // Handle replaces the answer for subsequent calls.

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -378,58 +379,65 @@ func TestRetryAfter429(t *testing.T) {
 			timeout: 5 * time.Second, requests: 1, status: 503},
 	}
 	for _, tc := range cases {
+		// In a bubble, waits take no real time and elapsed is exact: the
+		// fake Stytch is on an in-memory network, as real sockets would
+		// keep the bubble's clock from moving.
 		t.Run(tc.name, func(t *testing.T) {
-			fake := stytchtest.NewServer(t)
-			fake.Handle(&sequence{answers: tc.answers})
-			clock := fakeclock.New(now)
-			client := newClient(t, fake.URL, func(o *upstream.Options) {
-				o.Timeout, o.MaxAttempts, o.Now = tc.timeout, tc.maxAttempts, clock.Now
+			synctest.Test(t, func(t *testing.T) {
+				fake := stytchtest.NewInMemoryServer(t)
+				fake.Handle(&sequence{answers: tc.answers})
+				clock := fakeclock.New(now)
+				tr := upstream.NewTransport()
+				tr.DialContext = fake.DialContext
+				client := newClient(t, fake.URL, func(o *upstream.Options) {
+					o.Timeout, o.MaxAttempts, o.Now, o.Transport = tc.timeout, tc.maxAttempts, clock.Now, tr
+				})
+				start := time.Now()
+				resp, err := client.Attest(ctx(t), validRequest())
+				elapsed := time.Since(start)
+				if n := fake.Calls(); n != tc.requests {
+					t.Errorf("server saw %d requests, want %d", n, tc.requests)
+				}
+				if tc.retryAfter < 0 {
+					if err != nil || resp.GetMember() == nil {
+						t.Fatalf("Attest: %v", err)
+					}
+					if elapsed < tc.minElapsed {
+						t.Errorf("retried after %v, before the %v Stytch asked for", elapsed, tc.minElapsed)
+					}
+					return
+				}
+				e := apiErr(t, err)
+				wantStatus := int32(http.StatusTooManyRequests)
+				if tc.status != 0 {
+					wantStatus = tc.status
+				}
+				if e.Domain != apierr.DomainStytch || e.Body.GetStatusCode() != wantStatus {
+					t.Errorf("got %q %d, want Stytch's %d", e.Domain, e.Body.GetStatusCode(), wantStatus)
+				}
+				if e.RetryAfter != tc.retryAfter {
+					t.Errorf("RetryAfter %v, want %v", e.RetryAfter, tc.retryAfter)
+				}
+				// What both protocols render: RetryInfo, and Retry-After seconds.
+				var info *errdetails.RetryInfo
+				for _, d := range e.Status().Details() {
+					if r, ok := d.(*errdetails.RetryInfo); ok {
+						info = r
+					}
+				}
+				if got := info.GetRetryDelay().AsDuration(); got != tc.retryAfter {
+					t.Errorf("RetryInfo %v, want %v", got, tc.retryAfter)
+				}
+				if got, want := apierr.RetryAfterSeconds(e.RetryAfter), int64((tc.retryAfter+time.Second-1)/time.Second); got != want {
+					t.Errorf("RetryAfterSeconds %d, want %d", got, want)
+				}
+				if e.Body.GetRequestId() != "request-id-test-fake-0001" {
+					t.Errorf("Stytch's error body was not kept: %v", e.Body)
+				}
+				if tc.requests == 1 && elapsed > time.Second {
+					t.Errorf("a call that was not retried took %v", elapsed)
+				}
 			})
-			start := time.Now()
-			resp, err := client.Attest(ctx(t), validRequest())
-			elapsed := time.Since(start)
-			if n := fake.Calls(); n != tc.requests {
-				t.Errorf("server saw %d requests, want %d", n, tc.requests)
-			}
-			if tc.retryAfter < 0 {
-				if err != nil || resp.GetMember() == nil {
-					t.Fatalf("Attest: %v", err)
-				}
-				if elapsed < tc.minElapsed {
-					t.Errorf("retried after %v, before the %v Stytch asked for", elapsed, tc.minElapsed)
-				}
-				return
-			}
-			e := apiErr(t, err)
-			wantStatus := int32(http.StatusTooManyRequests)
-			if tc.status != 0 {
-				wantStatus = tc.status
-			}
-			if e.Domain != apierr.DomainStytch || e.Body.GetStatusCode() != wantStatus {
-				t.Errorf("got %q %d, want Stytch's %d", e.Domain, e.Body.GetStatusCode(), wantStatus)
-			}
-			if e.RetryAfter != tc.retryAfter {
-				t.Errorf("RetryAfter %v, want %v", e.RetryAfter, tc.retryAfter)
-			}
-			// What both protocols render: RetryInfo, and Retry-After seconds.
-			var info *errdetails.RetryInfo
-			for _, d := range e.Status().Details() {
-				if r, ok := d.(*errdetails.RetryInfo); ok {
-					info = r
-				}
-			}
-			if got := info.GetRetryDelay().AsDuration(); got != tc.retryAfter {
-				t.Errorf("RetryInfo %v, want %v", got, tc.retryAfter)
-			}
-			if got, want := apierr.RetryAfterSeconds(e.RetryAfter), int64((tc.retryAfter+time.Second-1)/time.Second); got != want {
-				t.Errorf("RetryAfterSeconds %d, want %d", got, want)
-			}
-			if e.Body.GetRequestId() != "request-id-test-fake-0001" {
-				t.Errorf("Stytch's error body was not kept: %v", e.Body)
-			}
-			if tc.requests == 1 && elapsed > time.Second {
-				t.Errorf("a call that was not retried took %v", elapsed)
-			}
 		})
 	}
 }
