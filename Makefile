@@ -46,8 +46,8 @@ gen-check: ## fail when gen/ is not what proto/ generates
 breaking: ## WIRE_JSON breaking-change check against the previous commit
 	@bash .ci/breaking
 
-unit: ## go test with the race detector
-	go test -race -count=1 -timeout 10m $$(go list ./... | grep -v /attack$$)
+unit: ## go test with the race detector (and TestSoak at full size)
+	ATTESTD_SOAK_CALLS=4000 go test -race -count=1 -timeout 10m $$(go list ./... | grep -v /attack$$)
 
 attack: ## the attack/chaos suite at full size, verbose (figures: RSS, durations, counts)
 	go test -count=1 -timeout 30m -v ./attack -args -attack.full
