@@ -4,7 +4,10 @@ package proctest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // BuildAttestd compiles cmd/attestd (pkg is its import path or a relative
@@ -26,21 +30,76 @@ func BuildAttestd(dir, pkg string) (string, error) {
 }
 
 // MainWithAttestd is a TestMain body for packages that test the built
-// binary: it builds pkg into a temporary directory, stores the binary's path
-// in *bin, runs the tests, cleans up and exits.
+// binary: it stores the path of pkg's binary in *bin (see CachedAttestd),
+// runs the tests and exits.
 func MainWithAttestd(m *testing.M, pkg string, bin *string) {
-	dir, err := os.MkdirTemp("", "attestd-test")
-	if err != nil {
-		panic(err)
-	}
-	if *bin, err = BuildAttestd(dir, pkg); err != nil {
-		os.RemoveAll(dir)
+	var err error
+	if *bin, err = CachedAttestd(pkg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
+}
+
+// CachedAttestd returns a binary of pkg shared by every test process that
+// asks for the same sources: it lives in the temporary directory under the
+// build ID go list gives pkg's compiled package (which changes with any
+// source it depends on), and the first process to ask builds it while the
+// others wait on a lock. Packages run in parallel under go test ./..., and
+// each linking its own copy cost seconds per package. Entries unused for a
+// day are removed.
+func CachedAttestd(pkg string) (string, error) {
+	out, err := exec.Command("go", "list", "-export", "-f", "{{.BuildID}}", pkg).Output()
+	if err != nil {
+		return "", fmt.Errorf("go list %s: %v", pkg, err)
+	}
+	sum := sha256.Sum256(bytes.TrimSpace(out))
+	root := filepath.Join(os.TempDir(), "attestd-test-bin")
+	dir := filepath.Join(root, hex.EncodeToString(sum[:12]))
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "attestd")
+	now := time.Now()
+	if _, err := os.Stat(bin); err == nil {
+		_ = os.Chtimes(dir, now, now) // in use: not pruned
+		return bin, nil
+	}
+	prune(root, now.Add(-24*time.Hour))
+	// Built aside and renamed into place, so the entry is whole or absent.
+	tmp, err := os.MkdirTemp(root, "build-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := BuildAttestd(tmp, pkg); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return bin, nil
+}
+
+// prune removes the cache's entries (and their locks) last used before
+// cutoff.
+func prune(root string, cutoff time.Time) {
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.IsDir() && info.ModTime().Before(cutoff) {
+			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+			_ = os.Remove(filepath.Join(root, e.Name()+".lock"))
+		}
+	}
 }
 
 // Proc is a running program (attestd, its emulator) whose stderr is read
