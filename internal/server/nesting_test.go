@@ -239,7 +239,7 @@ func TestUndecodableGRPCRequests(t *testing.T) {
 // about 60 KB nested as deeply as that allows, refused without decoding
 // more than the limit's levels.
 func BenchmarkNestedAttackGRPC(b *testing.B) {
-	h := start(b)
+	h := startBench(b)
 	c, in := ctx(b), deepWire(60<<10)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
@@ -254,5 +254,5 @@ func BenchmarkNestedAttackGRPC(b *testing.B) {
 // BenchmarkNestedAttackREST is BenchmarkNestedAttackGRPC over REST.
 func BenchmarkNestedAttackREST(b *testing.B) {
 	body := `{"profile_id":"p","token":"t","session_custom_claims":` + strings.Repeat(`{"a":`, 9900) + `1` + strings.Repeat(`}`, 9900) + `}`
-	benchREST(b, start(b), body, http.StatusBadRequest)
+	benchREST(b, startBench(b), body, http.StatusBadRequest)
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"os"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -14,17 +13,12 @@ import (
 	"github.com/attestd/attestd/internal/upstream"
 )
 
-// Option adjusts Start beyond the configuration (tests, embedding).
+// Option adjusts New and Start beyond the configuration (tests, embedding).
 type Option func(*options)
 
 type options struct {
-	getenv       func(string) string
 	spanExporter sdktrace.SpanExporter
 }
-
-// WithGetenv reads the OTEL_* variables from getenv instead of the process
-// environment.
-func WithGetenv(getenv func(string) string) Option { return func(o *options) { o.getenv = getenv } }
 
 // WithSpanExporter sends spans to e (tests: an in-memory exporter),
 // whatever OTEL_* says.
@@ -33,7 +27,7 @@ func WithSpanExporter(e sdktrace.SpanExporter) Option {
 }
 
 func collectOptions(opts []Option) options {
-	o := options{getenv: os.Getenv}
+	var o options
 	for _, f := range opts {
 		f(&o)
 	}

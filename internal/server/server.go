@@ -5,11 +5,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -37,45 +39,81 @@ import (
 // Version is reported in the User-Agent sent to Stytch.
 const Version = "0.1.0"
 
-// Server is a running attestd: both listeners bound and serving.
+// Server is attestd: built by New (nothing bound yet), serving after Serve,
+// stopped by Shutdown.
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
 	grpc     *grpc.Server
 	health   *health.Server
 	http     *http.Server
-	grpcLis  *countingListener
-	httpLis  *countingListener
+	grpcLis  *countingListener // nil until Serve
+	httpLis  *countingListener // nil until Serve
 	drift    *observe.DriftLog
 	emulator *emulator.Listener // nil unless in emulator mode
 	direct   *inproc.Direct     // the gateway's way in
 	upstream *upstream.Client
 	metrics  *observe.Metrics
 	tracing  *observe.Tracing
-	admin    *observe.Admin     // nil when ATTESTD_ADMIN_ADDR=off
+	admin    *observe.Admin     // nil when ATTESTD_ADMIN_ADDR=off, or until Serve
+	tls      *tls.Config        // nil: plaintext
 	reloader *security.Reloader // nil without TLS
 	creds    *credentialsWatch
 	serveErr chan error
+
+	// For the "attestd serving" line.
+	bearerTokens bool
+	interceptors []string
 
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
 
 // streamWorkersPerCPU sizes the gRPC server's worker pool (see
-// grpc.NumStreamWorkers in Start): 16 per CPU kept morestack out of the
+// grpc.NumStreamWorkers in New): 16 per CPU kept morestack out of the
 // profile at 16 concurrent calls on 2 CPUs, for ~1 MiB of idle stacks.
 const streamWorkersPerCPU = 16
 
-// Start binds both listeners and starts serving. The returned Server runs
-// until Shutdown; Wait reports a listener failing on its own.
+// Start is New then Serve: attestd built, bound and serving, as Run and the
+// tests want it. The returned Server runs until Shutdown; Wait reports a
+// listener failing on its own. ctx is what the span exporter is built with.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	s, err := build(ctx, cfg, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Serve(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// New builds attestd from the configuration without binding a listener of
+// its own or serving: the tracer provider, metrics, the interceptor chain,
+// the gRPC server, the upstream client, the REST gateway. Certificate, token
+// and seed files are read here, so their problems surface before any port
+// is taken. One exception binds: in emulator mode the embedded Stytch
+// emulator is started, as the upstream client is built against its
+// address. On failure, what was built is released; on success, Serve or
+// Shutdown must follow.
+func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	return build(context.Background(), cfg, log, opts)
+}
+
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Option) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	o := collectOptions(opts)
 	s := &Server{cfg: cfg, log: log, drift: observe.NewDriftLog(log), serveErr: make(chan error, 2)}
-	var err error
-	if s.tracing, err = observe.NewTracing(ctx, o.getenv, Version, o.spanExporter); err != nil {
+	defer func() {
+		if err != nil {
+			s.release()
+		}
+	}()
+	// The OTLP exporters read their own OTEL_* settings from the process
+	// environment, so whether tracing is on is decided from it too.
+	if s.tracing, err = observe.NewTracing(ctx, os.Getenv, Version, o.spanExporter); err != nil {
 		return nil, &config.Error{Setting: "OTEL_*", Problem: err.Error()}
 	}
 	s.metrics = observe.NewMetrics(Version, s.drift)
@@ -88,12 +126,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	s.reloader = pol.reloader
+	s.tls, s.reloader, s.bearerTokens = pol.tls, pol.reloader, pol.chain.Auth.Tokens != nil
 	pol.chain.Metrics = s.metrics
 	pol.chain.Audit = log.With("log_type", "audit")
 	callLog := middleware.NewCallLog(log)
 	pol.chain.CallLog = callLog
 	chain := middleware.Default(log, validator, pol.chain)
+	s.interceptors = chain.Names()
 	chainOpts, err := chain.ServerOptions()
 	if err != nil {
 		return nil, err
@@ -121,7 +160,48 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		}
 	}
 	s.creds = newCredentialsWatch(log, up.projectID)
-	client := upstream.New(upstream.Options{
+	s.upstream = upstream.New(upstreamOptions(cfg, up, s))
+	s.metrics.WatchUpstream(s.upstream)
+	// The gateway calls the same services in process (inproc.Direct): the
+	// whole interceptor chain (never Register…HandlerServer, which skips
+	// it), without serializing, HTTP/2 or a socket.
+	s.direct = inproc.NewDirect(chain.Interceptor(), cfg.MaxRequestBytes)
+	svc := attest.New(s.upstream)
+	s.health = health.NewServer()
+	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.direct} {
+		b2bsessionv1.RegisterSessionServiceServer(r, svc)
+		grpc_health_v1.RegisterHealthServer(r, s.health)
+	}
+	reflection.Register(s.grpc)
+
+	handler, err := gateway.New(ctx, s.direct, gateway.Limits{
+		MaxBody: int64(cfg.MaxRequestBytes),
+		// Calls beyond what the upstream stage can hold or queue would be
+		// shed there anyway; refusing them here bounds their decoding too.
+		MaxInFlight:  cfg.UpstreamMaxConcurrent + cfg.UpstreamMaxQueue,
+		WriteTimeout: cfg.WriteTimeout,
+		MaxCallTime:  cfg.MaxCallDeadline,
+		Refused:      restRefused(callLog, s.metrics),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           restTracing(s.tracing, handler),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // bodies are small; a trickle is an attack
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    cfg.MaxMetadataBytes,
+		TLSConfig:         pol.tls,
+	}
+	return s, nil
+}
+
+// upstreamOptions maps the configuration onto the upstream client's
+// options, calling target up and reporting to s's drift log, metrics,
+// tracing and credentials watch.
+func upstreamOptions(cfg config.Config, up target, s *Server) upstream.Options {
+	return upstream.Options{
 		BaseURL:             up.baseURL,
 		ProjectID:           up.projectID,
 		Secret:              up.secret,
@@ -139,88 +219,66 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		Transport:           upstreamTransport(s.tracing),
 		Observe:             s.metrics.UpstreamAttempt,
 		OnCredentials:       s.creds.changed,
-	})
-	s.upstream = client
-	s.metrics.WatchUpstream(client)
-	// The gateway calls the same services in process (inproc.Direct): the
-	// whole interceptor chain (never Register…HandlerServer, which skips
-	// it), without serializing, HTTP/2 or a socket.
-	s.direct = inproc.NewDirect(chain.Interceptor(), cfg.MaxRequestBytes)
-	svc := attest.New(client)
-	s.health = health.NewServer()
-	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.direct} {
-		b2bsessionv1.RegisterSessionServiceServer(r, svc)
-		grpc_health_v1.RegisterHealthServer(r, s.health)
 	}
-	reflection.Register(s.grpc)
+}
 
-	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		_ = stopEmulator(ctx, s.emulator)
-		return nil, fmt.Errorf("ATTESTD_GRPC_ADDR: %w", err)
-	}
-	s.grpcLis = &countingListener{Listener: grpcLis}
-	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		s.grpcLis.Close()
-		_ = stopEmulator(ctx, s.emulator)
-		return nil, fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
-	}
-	s.httpLis = &countingListener{Listener: httpLis}
-
-	handler, err := gateway.New(ctx, s.direct, gateway.Limits{
-		MaxBody: int64(cfg.MaxRequestBytes),
-		// Calls beyond what the upstream stage can hold or queue would be
-		// shed there anyway; refusing them here bounds their decoding too.
-		MaxInFlight:  cfg.UpstreamMaxConcurrent + cfg.UpstreamMaxQueue,
-		WriteTimeout: cfg.WriteTimeout,
-		MaxCallTime:  cfg.MaxCallDeadline,
-		Refused:      restRefused(callLog, s.metrics),
-	})
-	if err != nil {
+// Serve binds the gRPC, REST and admin listeners and starts serving on
+// them; it returns once attestd serves, and Wait reports a listener
+// failing later. If a listener cannot be bound, the ones bound are closed
+// and everything New built is released, as by Shutdown.
+func (s *Server) Serve() error {
+	if err := s.listen(); err != nil {
 		s.closeListeners()
-		return nil, err
+		_ = s.Shutdown()
+		return err
 	}
-	s.http = &http.Server{
-		Handler:           restTracing(s.tracing, handler),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second, // bodies are small; a trickle is an attack
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    cfg.MaxMetadataBytes,
-		TLSConfig:         pol.tls,
-	}
-
 	go func() { s.serveErr <- s.grpc.Serve(s.grpcLis) }()
 	go func() {
 		serve := s.http.Serve
-		if pol.tls != nil {
+		if s.tls != nil {
 			serve = func(l net.Listener) error { return s.http.ServeTLS(l, "", "") }
 		}
 		if err := serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
 			s.serveErr <- err
 		}
 	}()
-	if cfg.AdminAddr != "off" {
-		if s.admin, err = observe.NewAdmin(cfg.AdminAddr, s.metrics, cfg.AdminPprof); err != nil {
-			_ = s.Shutdown()
-			return nil, fmt.Errorf("ATTESTD_ADMIN_ADDR: %w", err)
-		}
+	if s.admin != nil {
 		s.admin.SetReady(true)
 	}
 	s.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(b2bsessionv1.SessionService_ServiceDesc.ServiceName, grpc_health_v1.HealthCheckResponse_SERVING)
-	s.creds.run(client, s.admin, s.health)
-	log.Info("attestd serving",
+	s.creds.run(s.upstream, s.admin, s.health)
+	s.log.Info("attestd serving",
 		"grpc_addr", s.grpcLis.Addr().String(),
 		"http_addr", s.httpLis.Addr().String(),
-		"tls", pol.tls != nil,
-		"mtls", pol.tls != nil && pol.tls.ClientCAs != nil,
-		"bearer_tokens", pol.chain.Auth.Tokens != nil,
+		"tls", s.tls != nil,
+		"mtls", s.tls != nil && s.tls.ClientCAs != nil,
+		"bearer_tokens", s.bearerTokens,
 		"admin_addr", s.AdminAddr(),
 		"tracing", s.tracing.Exporter,
-		"interceptors", chain.Names(),
-		"config", cfg)
-	return s, nil
+		"interceptors", s.interceptors,
+		"config", s.cfg)
+	return nil
+}
+
+// listen binds the listeners, the admin one last: it serves as soon as it
+// is bound, and nothing after it can fail.
+func (s *Server) listen() error {
+	l, err := net.Listen("tcp", s.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("ATTESTD_GRPC_ADDR: %w", err)
+	}
+	s.grpcLis = &countingListener{Listener: l}
+	if l, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("ATTESTD_HTTP_ADDR: %w", err)
+	}
+	s.httpLis = &countingListener{Listener: l}
+	if s.cfg.AdminAddr != "off" {
+		if s.admin, err = observe.NewAdmin(s.cfg.AdminAddr, s.metrics, s.cfg.AdminPprof); err != nil {
+			return fmt.Errorf("ATTESTD_ADMIN_ADDR: %w", err)
+		}
+	}
+	return nil
 }
 
 // queue maps the configured queue length to upstream's (where 0 means the
@@ -239,9 +297,6 @@ func (s *Server) AdminAddr() string {
 	}
 	return s.admin.Addr().String()
 }
-
-// Metrics is attestd's Prometheus registry and recorders.
-func (s *Server) Metrics() *observe.Metrics { return s.metrics }
 
 // Upstream is the client attestd calls Stytch with (its breaker state and
 // load, for tests and metrics).
@@ -337,24 +392,37 @@ func (s *Server) shutdown() error {
 		s.log.Warn("connections still held at the end of the shutdown grace were closed",
 			"grace", s.cfg.ShutdownGrace.String(), "rest_connections", cutREST, "grpc_connections", cutGRPC)
 	}
-	// The embedded emulator serves only attestd's own calls, all ended by
-	// now, and spans are flushed last: a short wait of their own, which an
-	// exhausted grace does not take away.
-	after, cancelAfter := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancelAfter()
-	if err := stopEmulator(after, s.emulator); err != nil {
-		s.log.Warn("the embedded emulator's last connections were closed", "error", err.Error())
-	}
-	if err := shutdownTracing(after, s.tracing); err != nil {
-		s.log.Warn("spans could not be flushed", "error", err.Error())
-	}
+	s.release()
 	return nil
 }
 
+// release frees what New built beyond memory: the gRPC server's stream
+// workers, the embedded emulator and the tracer provider. The emulator
+// serves only attestd's own calls, all ended by now, and spans are flushed
+// last: a short wait of their own, which an exhausted grace does not take
+// away.
+func (s *Server) release() {
+	if s.grpc != nil {
+		s.grpc.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := stopEmulator(ctx, s.emulator); err != nil {
+		s.log.Warn("the embedded emulator's last connections were closed", "error", err.Error())
+	}
+	if err := shutdownTracing(ctx, s.tracing); err != nil {
+		s.log.Warn("spans could not be flushed", "error", err.Error())
+	}
+}
+
+// closeListeners closes the listeners Serve bound before one failed: the
+// servers never took them, so Shutdown would not.
 func (s *Server) closeListeners() {
-	s.grpcLis.Close()
-	s.httpLis.Close()
-	_ = stopEmulator(context.Background(), s.emulator)
+	for _, l := range []*countingListener{s.grpcLis, s.httpLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
 }
 
 // restRefused logs and counts the REST calls the gateway answers before the
