@@ -7,13 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/attestd/attestd/internal/apierr"
-	"github.com/attestd/attestd/internal/ratelimit"
 	"github.com/attestd/attestd/internal/security"
 )
 
@@ -66,6 +69,7 @@ func (c Caller) key() string {
 // interceptors fill it in and logging reads it once the call is done.
 type call struct {
 	requestID string
+	method    string // for the recovery handler, which is not given the call's info
 	caller    Caller
 	tokenFP   string // the IdP token's fingerprint, once computed
 }
@@ -156,9 +160,20 @@ type AuthOptions struct {
 	AllowedClients []string
 }
 
-func (o AuthOptions) exempt(method string) bool {
-	return (o.ExemptHealth && strings.HasPrefix(method, "/grpc.health.v1.Health/")) ||
-		(o.ExemptReflection && strings.HasPrefix(method, "/grpc.reflection."))
+// healthService is the gRPC health service, exempt from rate limits and
+// (with ExemptHealth) from tokens.
+var healthService = grpc_health_v1.Health_ServiceDesc.ServiceName
+
+// needsToken selects the calls that must carry a bearer token: all of
+// them once tokens are configured, but the exempt services.
+func (o AuthOptions) needsToken() selector.Matcher {
+	return selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		if o.Tokens == nil {
+			return false
+		}
+		return !(o.ExemptHealth && c.Service == healthService) &&
+			!(o.ExemptReflection && strings.HasPrefix(c.Service, "grpc.reflection."))
+	})
 }
 
 // errUnauthenticated is the one answer to a missing, malformed or unknown
@@ -167,67 +182,79 @@ func errUnauthenticated() error {
 	return apierr.UnauthorizedCredentials.New("A valid bearer token is required.")
 }
 
-// authenticate establishes the caller, and with tokens configured rejects
-// calls without a valid one.
-func authenticate(o AuthOptions, ctx context.Context, method string) error {
-	c := callOf(ctx)
-	c.caller = identify(ctx, o.AllowedClients)
-	if o.Tokens == nil || o.exempt(method) {
-		return nil
-	}
-	scheme, token, ok := strings.Cut(firstIncoming(ctx, "authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return errUnauthenticated()
-	}
-	name, ok := o.Tokens.Authenticate(strings.TrimSpace(token))
-	if !ok {
-		return errUnauthenticated()
-	}
-	c.caller.Name, c.caller.Via = name, "token"
-	return nil
-}
-
-// authUnary authenticates unary calls. Failed attempts count against the
-// caller's address in the rate limiter, so guessing tokens is throttled
-// like any other traffic.
-func authUnary(o AuthOptions, l *ratelimit.Limiter, rec Recorder) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := authenticate(o, ctx, info.FullMethod); err != nil {
+// bearer checks the call's bearer token against tokens and names the
+// caller after it. A refusal counts against the caller's address in l
+// (when set), so guessing tokens is throttled like any other traffic.
+func bearer(tokens *security.Tokens, l Limiter, rec Recorder) auth.AuthFunc {
+	return func(ctx context.Context) (context.Context, error) {
+		name, ok := "", false
+		if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
+			name, ok = tokens.Authenticate(strings.TrimSpace(token))
+		}
+		if !ok {
 			if l != nil {
-				if ok, wait := l.Allow("addr:" + CallerOf(ctx).Addr); !ok {
+				if ok, wait := l.Allow(ctx, "addr:"+CallerOf(ctx).Addr); !ok {
 					rec.RateLimited("auth_failure")
 					return nil, tooManyRequests(wait)
 				}
 			}
-			return nil, err
+			return nil, errUnauthenticated()
 		}
-		return handler(ctx, req)
+		c := callOf(ctx)
+		c.caller.Name, c.caller.Via = name, "token"
+		return ctx, nil
 	}
 }
 
-func authStream(o AuthOptions) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx := context.WithValue(ss.Context(), callKey{}, &call{})
-		if err := authenticate(o, ctx, info.FullMethod); err != nil {
-			return err
-		}
-		return handler(srv, ss)
+// authUnary establishes every unary call's caller (transport identity),
+// then go-grpc-middleware's auth, for the calls needsToken selects, checks
+// the bearer token. That auth lets a service implementing its
+// ServiceAuthFuncOverride decide for itself; no attestd service does.
+func authUnary(o AuthOptions, l Limiter, rec Recorder) grpc.UnaryServerInterceptor {
+	check := selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(bearer(o.Tokens, l, rec)), o.needsToken())
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		callOf(ctx).caller = identify(ctx, o.AllowedClients)
+		return check(ctx, req, info, handler)
 	}
+}
+
+// authStream checks the streaming calls' tokens (reflection, health
+// Watch). Its refusals are not counted against a limiter: the chain
+// rate-limits unary calls only.
+func authStream(o AuthOptions) grpc.StreamServerInterceptor {
+	return selector.StreamServerInterceptor(auth.StreamServerInterceptor(bearer(o.Tokens, nil, noRecorder{})), o.needsToken())
+}
+
+// Limiter is the per-caller rate limit the chain enforces: Allow takes one
+// call from key's allowance, or refuses it and says how long until the
+// caller may call again. internal/ratelimit keeps the buckets in this
+// process; one shared by several replicas (a store behind the same
+// interface) can take its place.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
 }
 
 // rateLimit refuses a caller over its rate with too_many_requests and a
-// retry delay.
-func rateLimit(l *ratelimit.Limiter, rec Recorder) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if l == nil || strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
-			return handler(ctx, req)
-		}
-		if ok, wait := l.Allow(CallerOf(ctx).key()); !ok {
+// retry delay; the health service is never limited.
+//
+// go-grpc-middleware's ratelimit interceptor does not fit: it turns any
+// refusal into its own ResourceExhausted status text, losing the
+// StytchError (too_many_requests) and the retry delay that becomes
+// Retry-After, and its Limit(ctx) is not told the caller's key.
+func rateLimit(l Limiter, rec Recorder) grpc.UnaryServerInterceptor {
+	if l == nil {
+		return passThrough
+	}
+	limit := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if ok, wait := l.Allow(ctx, CallerOf(ctx).key()); !ok {
 			rec.RateLimited("caller")
 			return nil, tooManyRequests(wait)
 		}
 		return handler(ctx, req)
 	}
+	return selector.UnaryServerInterceptor(limit, selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return c.Service != healthService
+	}))
 }
 
 func tooManyRequests(wait time.Duration) error {
@@ -236,13 +263,18 @@ func tooManyRequests(wait time.Duration) error {
 	return e
 }
 
+// passThrough is an interceptor that does nothing: a policy switched off.
+func passThrough(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(ctx, req)
+}
+
 // deadline caps every call's deadline at max, whatever grpc-timeout (or
 // the gateway's Grpc-Timeout header) asked for; max <= 0 is no cap.
 func deadline(max time.Duration) grpc.UnaryServerInterceptor {
+	if max <= 0 {
+		return passThrough
+	}
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if max <= 0 {
-			return handler(ctx, req)
-		}
 		ctx, cancel := context.WithTimeout(ctx, max)
 		defer cancel()
 		return handler(ctx, req)

@@ -310,7 +310,8 @@ func TestDefaultChainErrors(t *testing.T) {
 					t.Fatalf("panic not logged: %v", lines)
 				}
 				if panicked["level"] != "ERROR" || !strings.Contains(fmt.Sprint(panicked["panic"]), "boom") ||
-					!strings.Contains(fmt.Sprint(panicked["stack"]), "chain_test.go") || panicked["request_id"] != callID {
+					!strings.Contains(fmt.Sprint(panicked["stack"]), "chain_test.go") || panicked["request_id"] != callID ||
+					panicked["method"] != b2bsessionv1.SessionService_Attest_FullMethodName {
 					t.Errorf("panic log line %v", panicked)
 				}
 			} else if panicked != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -21,7 +22,6 @@ import (
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/apierr"
 	"github.com/attestd/attestd/internal/codec"
-	"github.com/attestd/attestd/internal/ratelimit"
 )
 
 // RequestIDHeader is the metadata key (and, through the gateway, HTTP header)
@@ -35,8 +35,8 @@ const maxRequestIDLen = 128
 type Options struct {
 	// Auth is the caller policy (bearer tokens, exemptions).
 	Auth AuthOptions
-	// Limiter rate-limits callers; nil is no limit.
-	Limiter *ratelimit.Limiter
+	// Limiter rate-limits callers (internal/ratelimit); nil is no limit.
+	Limiter Limiter
 	// MaxDeadline caps every call's deadline; 0 is no cap.
 	MaxDeadline time.Duration
 	// Metrics receives calls and rate-limit refusals; nil records nothing.
@@ -65,11 +65,14 @@ type Options struct {
 //   - decode: a request the server codec could not decode (nested too
 //     deeply, not protobuf) is refused here, InvalidArgument, so the call is
 //     logged and counted like any other (internal/codec).
-//   - recovery: a panic becomes an internal error instead of a crash.
+//   - recovery: a panic becomes an internal error instead of a crash
+//     (go-grpc-middleware's recovery, attestd's answer and log line).
 //   - deadline: cap the call's deadline, whatever the caller asked.
 //   - auth: establish the caller (token, client certificate, address);
-//     with tokens configured, refuse calls without a valid one.
-//   - rate_limit: a token bucket per caller.
+//     with tokens configured, refuse calls without a valid one
+//     (go-grpc-middleware's auth, selector for the exempt services).
+//   - rate_limit: a token bucket per caller (a Limiter; attestd's own
+//     interceptor, see rateLimit).
 //   - validate: protovalidate rules from the protos, before any handler work.
 func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 	rec := o.Metrics
@@ -87,7 +90,7 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 		{Name: "audit", Unary: audit(o.Audit)},
 		{Name: "errors", Unary: toStatus},
 		{Name: "decode", Unary: codec.UnaryServerInterceptor, Stream: codec.StreamServerInterceptor},
-		{Name: "recovery", Unary: recovery(log)},
+		{Name: "recovery", Unary: recovered(log)},
 		{Name: "deadline", Unary: deadline(o.MaxDeadline)},
 		{Name: "auth", Unary: authUnary(o.Auth, o.Limiter, rec), Stream: authStream(o.Auth)},
 		{Name: "rate_limit", Unary: rateLimit(o.Limiter, rec)},
@@ -98,14 +101,14 @@ func Default(log *slog.Logger, v protovalidate.Validator, o Options) Chain {
 // RequestID returns the call's request ID ("" outside an attestd call).
 func RequestID(ctx context.Context) string { return callOf(ctx).requestID }
 
-func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func requestID(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	id := firstIncoming(ctx, RequestIDHeader)
 	if !ValidRequestID(id) {
 		id = NewRequestID()
 	}
 	// The header cannot fail to send before the handler has written anything.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
-	resp, err := handler(context.WithValue(ctx, callKey{}, &call{requestID: id}), req)
+	resp, err := handler(context.WithValue(ctx, callKey{}, &call{requestID: id, method: info.FullMethod}), req)
 	echoStytchRequestID(ctx, resp, err)
 	return resp, err
 }
@@ -208,19 +211,19 @@ func toStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grp
 	return resp, nil
 }
 
-func recovery(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				// The panic value and stack describe attestd's code, not the
-				// request, so they are safe to log.
-				log.Error("panic in handler", "method", info.FullMethod, "request_id", RequestID(ctx),
-					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				resp, err = nil, apierr.Internal.New("internal error")
-			}
-		}()
-		return handler(ctx, req)
-	}
+// recovered is go-grpc-middleware's recovery with attestd's answer: the
+// panic logged with its stack, the caller told only "internal error" (the
+// errors and metrics interceptors outside then count it as any internal
+// error).
+func recovered(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		// The panic value and stack describe attestd's code, not the
+		// request, so they are safe to log. The handler runs in the
+		// recovering defer, so the stack still shows where it panicked.
+		log.Error("panic in handler", "method", callOf(ctx).method, "request_id", RequestID(ctx),
+			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return apierr.Internal.New("internal error")
+	}))
 }
 
 func validate(v protovalidate.Validator) grpc.UnaryServerInterceptor {

@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -43,8 +44,9 @@ func New(perSecond float64, burst int, now func() time.Time) *Limiter {
 }
 
 // Allow takes a token from key's bucket. When none is left it returns
-// false and how long until one is.
-func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+// false and how long until one is. The buckets are in memory, so ctx is
+// not used; it is there for limiters that keep them elsewhere.
+func (l *Limiter) Allow(_ context.Context, key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
