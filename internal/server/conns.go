@@ -23,8 +23,14 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return &countedConn{Conn: c, l: l}, nil
 }
 
-// Open is how many accepted connections are not closed yet.
-func (l *countingListener) Open() int64 { return l.open.Load() }
+// Open is how many accepted connections are not closed yet; none on a
+// listener never bound (a Server that did not serve).
+func (l *countingListener) Open() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.open.Load()
+}
 
 type countedConn struct {
 	net.Conn

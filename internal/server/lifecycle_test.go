@@ -108,11 +108,12 @@ func TestFailedStartReleasesWhatItBuilt(t *testing.T) {
 
 // TestNewBindsNothing: New builds attestd without taking its ports, and a
 // Server that never served shuts down cleanly, releasing the tracer
-// provider.
+// provider, even with no grace at all.
 func TestNewBindsNothing(t *testing.T) {
 	cfg := config.Default()
 	cfg.ProjectID, cfg.Secret = stytchtest.ProjectID, config.Secret(stytchtest.Secret)
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg.ShutdownGrace = 0
 	exp := &shutdownExporter{}
 	srv, err := server.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), server.WithSpanExporter(exp))
 	if err != nil {
