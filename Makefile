@@ -24,7 +24,7 @@ deps: ## install or name what the tests need
 	@bash .ci/deps
 
 check: lint gen-check breaking ## formatting, vet, buf lint/format, stale gen/, breaking changes
-	@out=$$(gofmt -l cmd service clients examples perf attack); test -z "$$out" || { echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; }
+	@out=$$(gofmt -l cmd internal emulator tools clients examples perf attack); test -z "$$out" || { echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./...
 
 lint:
