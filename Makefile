@@ -69,3 +69,43 @@ perf: ## the harness: upstream alone, nginx, the Go floor, ReverseProxy, attestd
 
 bench: ## benchmarks in benchstat format (bench.txt)
 	go test -run='^$$' -bench=. -benchmem -count=6 ./... | tee bench.txt
+
+# --- Deploy: the container image and the Helm chart (see README "Deploy") ---
+
+HELM_TOOLS := go tool -modfile=tools/helm/go.mod
+PODMAN ?= podman
+# podman settings this machine needs (runc, explicit ulimits, host network).
+export CONTAINERS_CONF ?= $(CURDIR)/deploy/podman/containers.conf
+# The version attestd reports (internal/server.Version), for the image tag and labels.
+VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/server/server.go)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE ?= localhost/attestd:$(VERSION)
+# The base under the binary: the local scratch + CA bundle + passwd one by default;
+# any image with /etc/ssl/certs/ca-certificates.crt works (e.g. gcr.io/distroless/static:nonroot).
+LOCAL_BASE := localhost/attestd-base:latest
+BASE ?= $(LOCAL_BASE)
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+GOARCH_IMAGE ?= $(shell go env GOARCH)
+
+.PHONY: image image-base deploy-test
+
+image-base: ## the local base image (scratch + the host's CA bundle + uid 65532), built without any registry
+	@test -s $(CA_BUNDLE) || { echo "image-base: $(CA_BUNDLE) is missing: apt-get install ca-certificates"; exit 1; }
+	rm -rf bin/image-base && mkdir -p bin/image-base
+	cp $(CA_BUNDLE) bin/image-base/ca-certificates.crt
+	cp deploy/image/rootfs/passwd deploy/image/rootfs/group bin/image-base/
+	$(PODMAN) build -q -f deploy/image/base.Containerfile -t $(LOCAL_BASE) bin/image-base
+
+image: ## the container image (IMAGE=localhost/attestd:VERSION; BASE=… for another base image)
+	@command -v $(PODMAN) >/dev/null || { echo "image: podman is missing (apt-get install podman buildah runc)"; exit 1; }
+	@if [ "$(BASE)" = "$(LOCAL_BASE)" ]; then $(MAKE) --no-print-directory image-base; fi
+	rm -rf bin/image && mkdir -p bin/image
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_IMAGE) go build -trimpath -ldflags "-s -w" -o bin/image/attestd ./cmd/attestd
+	$(PODMAN) build -f Containerfile -t $(IMAGE) \
+	  --build-arg BASE=$(BASE) --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg CREATED=$$(git log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ) \
+	  bin/image
+	@echo "image: built $(IMAGE)"
+
+deploy-test: ## the Helm chart (lint, unit tests, kubeconform) and the image run with the chart's settings (podman)
+	@bash deploy/test/run
