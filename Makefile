@@ -72,7 +72,6 @@ bench: ## benchmarks in benchstat format (bench.txt)
 
 # --- Deploy: the container image and the Helm chart (see README "Deploy") ---
 
-HELM_TOOLS := go tool -modfile=tools/helm/go.mod
 PODMAN ?= podman
 # podman settings this machine needs (runc, explicit ulimits, host network).
 export CONTAINERS_CONF ?= $(CURDIR)/deploy/podman/containers.conf

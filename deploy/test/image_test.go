@@ -122,6 +122,13 @@ func runArgs(t *testing.T, d *appsv1.Deployment, image, name string) []string {
 			t.Fatalf("volume %q: only emptyDir volumes can be reproduced here; render without secrets", m.Name)
 		}
 	}
+	// The container's limits, as the kubelet sets them in the pod's cgroup.
+	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+		args = append(args, "--memory", strconv.FormatInt(m.Value(), 10))
+	}
+	if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+		args = append(args, "--cpus", strconv.FormatFloat(float64(cpu.MilliValue())/1000, 'f', 3, 64))
+	}
 	for _, e := range c.Env {
 		if e.ValueFrom != nil {
 			t.Fatalf("env %s: valueFrom cannot be reproduced here", e.Name)
@@ -235,6 +242,16 @@ func TestImageRunsAsTheChartSays(t *testing.T) {
 			t.Fatalf("%s GET %s: %d %q %v", p.kind, url, code, body, err)
 		}
 		t.Logf("%s GET %s: %d %s", p.kind, url, code, strings.TrimSpace(body))
+	}
+
+	// attestd sets Go's soft memory limit from the container's (the chart's limit).
+	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+		want := fmt.Sprintf(`"container_limit_bytes":%d`, m.Value())
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no log of the Go memory limit set from the container's %s", want)
+		} else {
+			t.Logf("memory limit %s: attestd logged %s", m.String(), want)
+		}
 	}
 
 	// The process: the chart's uid, a read-only root.
