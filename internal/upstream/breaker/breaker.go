@@ -21,8 +21,8 @@
 // outcomes (ignored and slow calls are decided by the upstream client before
 // it reports), but it reads time.Now itself, with no clock to inject, so
 // the window, cooldown and half-open tests would have to sleep or move into
-// synctest bubbles; and its ReadyToTrip sees counts, not the ratio over the
-// window attestd documents. This file is the smaller thing to hold.
+// synctest bubbles. The condition was to keep the injected clock;
+// this file is also the smaller thing to hold.
 package breaker
 
 import (
