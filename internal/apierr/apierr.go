@@ -55,6 +55,7 @@ const (
 	TypeRequestTooLarge               = "request_too_large"
 	TypeRouteNotFound                 = "route_not_found"
 	TypeMethodNotAllowed              = "method_not_allowed"
+	TypeUnsupportedMediaType          = "unsupported_media_type"
 	TypeUpstreamTimeout               = "upstream_timeout"
 	TypeUpstreamUnavailable           = "upstream_unavailable"
 	TypeUpstreamInvalidResponse       = "upstream_invalid_response"
@@ -156,12 +157,15 @@ var (
 	RequestTooLarge               = Kind{codes.InvalidArgument, http.StatusRequestEntityTooLarge, TypeRequestTooLarge}
 	RouteNotFound                 = Kind{codes.NotFound, http.StatusNotFound, TypeRouteNotFound}
 	MethodNotAllowed              = Kind{codes.Unimplemented, http.StatusMethodNotAllowed, TypeMethodNotAllowed}
-	UpstreamTimeout               = Kind{codes.DeadlineExceeded, http.StatusGatewayTimeout, TypeUpstreamTimeout}
-	UpstreamUnavailable           = Kind{codes.Unavailable, http.StatusServiceUnavailable, TypeUpstreamUnavailable}
-	UpstreamInvalidResponse       = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamInvalidResponse}
-	UpstreamResponseTooLarge      = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamResponseTooLarge}
-	RequestCanceled               = Kind{codes.Canceled, StatusClientClosedRequest, TypeRequestCanceled}
-	Internal                      = Kind{codes.Internal, http.StatusInternalServerError, TypeInternal}
+	// UnsupportedMediaType: a REST body sent as something other than JSON
+	// (curl -d's form encoding, text/plain, XML).
+	UnsupportedMediaType     = Kind{codes.InvalidArgument, http.StatusUnsupportedMediaType, TypeUnsupportedMediaType}
+	UpstreamTimeout          = Kind{codes.DeadlineExceeded, http.StatusGatewayTimeout, TypeUpstreamTimeout}
+	UpstreamUnavailable      = Kind{codes.Unavailable, http.StatusServiceUnavailable, TypeUpstreamUnavailable}
+	UpstreamInvalidResponse  = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamInvalidResponse}
+	UpstreamResponseTooLarge = Kind{codes.Internal, http.StatusBadGateway, TypeUpstreamResponseTooLarge}
+	RequestCanceled          = Kind{codes.Canceled, StatusClientClosedRequest, TypeRequestCanceled}
+	Internal                 = Kind{codes.Internal, http.StatusInternalServerError, TypeInternal}
 	// UnauthorizedCredentials: a caller without valid attestd credentials
 	// (bearer token). Stytch's name for the same failure.
 	UnauthorizedCredentials = Kind{codes.Unauthenticated, http.StatusUnauthorized, TypeUnauthorizedCredentials}

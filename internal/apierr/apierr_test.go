@@ -366,7 +366,7 @@ func TestTypes(t *testing.T) {
 	}
 	for _, k := range []apierr.Kind{
 		apierr.BadRequest, apierr.InvalidSessionDurationMinutes, apierr.TooManySessionArguments, apierr.CustomClaimsTooLarge,
-		apierr.RequestTooLarge, apierr.RouteNotFound, apierr.MethodNotAllowed, apierr.UpstreamTimeout,
+		apierr.RequestTooLarge, apierr.RouteNotFound, apierr.MethodNotAllowed, apierr.UnsupportedMediaType, apierr.UpstreamTimeout,
 		apierr.UpstreamUnavailable, apierr.UpstreamInvalidResponse, apierr.UpstreamResponseTooLarge, apierr.RequestCanceled,
 		apierr.Internal, apierr.UnauthorizedCredentials, apierr.TooManyRequests, apierr.UpstreamOverloaded,
 		apierr.UpstreamCircuitOpen, apierr.UpstreamCredentialsRejected,

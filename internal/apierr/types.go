@@ -85,7 +85,7 @@ var typeStatus = func() map[string]int {
 // kinds are attestd's own failures.
 var kinds = []Kind{
 	BadRequest, InvalidSessionDurationMinutes, TooManySessionArguments, CustomClaimsTooLarge, RequestTooLarge,
-	RouteNotFound, MethodNotAllowed, UpstreamTimeout, UpstreamUnavailable, UpstreamInvalidResponse,
+	RouteNotFound, MethodNotAllowed, UnsupportedMediaType, UpstreamTimeout, UpstreamUnavailable, UpstreamInvalidResponse,
 	UpstreamResponseTooLarge, RequestCanceled, Internal, UnauthorizedCredentials, TooManyRequests,
 	UpstreamOverloaded, UpstreamCircuitOpen, UpstreamCredentialsRejected, upstreamError,
 }

@@ -60,7 +60,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, limits Limits) (htt
 	if err := b2bsessionv1.RegisterSessionServiceHandlerClient(ctx, mux, b2bsessionv1.NewSessionServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("register REST routes: %w", err)
 	}
-	return guard(mux, limits), nil
+	return guard(methods(mux), limits), nil
 }
 
 // marshaler renders answers with translate.Marshal (its fast encoder, with
@@ -172,6 +172,9 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
+		if m := allowed(r.URL.Path); m != nil {
+			w.Header().Set("Allow", strings.Join(m, ", "))
+		}
 		writeBody(w, r, apierr.MethodNotAllowed.New(fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)))
 	case http.StatusNotFound:
 		writeBody(w, r, apierr.RouteNotFound.New(fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))

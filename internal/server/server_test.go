@@ -524,6 +524,52 @@ func TestRESTEdgeErrors(t *testing.T) {
 	}
 }
 
+// TestRESTMethodsAndMediaTypes: every route says what it answers (Allow on
+// 405, OPTIONS answered 204), and a body that is not JSON gets 415, never a
+// parse; JSON types (and no type) go through.
+func TestRESTMethodsAndMediaTypes(t *testing.T) {
+	h := start(t)
+	cases := []struct {
+		name, method, contentType string
+		status                    int
+		errorType, allow          string
+	}{
+		{"GET", "GET", "", 405, "method_not_allowed", "POST, OPTIONS"},
+		{"HEAD", "HEAD", "", 405, "", "POST, OPTIONS"},
+		{"PUT", "PUT", "application/json", 405, "method_not_allowed", "POST, OPTIONS"},
+		{"OPTIONS", "OPTIONS", "", 204, "", "POST, OPTIONS"},
+		{"curl -d's form type", "POST", "application/x-www-form-urlencoded", 415, "unsupported_media_type", ""},
+		{"text/plain", "POST", "text/plain; charset=utf-8", 415, "unsupported_media_type", ""},
+		{"XML", "POST", "application/xml", 415, "unsupported_media_type", ""},
+		{"malformed type", "POST", "json;;", 415, "unsupported_media_type", ""},
+		{"application/json", "POST", "application/json; charset=utf-8", 200, "", ""},
+		{"a +json type", "POST", "application/vnd.attestd+json", 200, "", ""},
+		{"no type", "POST", "", 200, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(ctx(t), tc.method, h.rest+"/v1/b2b/sessions/attest", strings.NewReader(validJSON))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+				t.Fatalf("got %d, Allow %q: %s", resp.StatusCode, resp.Header.Get("Allow"), body)
+			}
+			if tc.errorType != "" {
+				if m := stytchErrorOf(t, resp.StatusCode, body); m["error_type"] != tc.errorType {
+					t.Errorf("error_type %v, want %s", m["error_type"], tc.errorType)
+				}
+			}
+		})
+	}
+}
+
 func TestRequestIDPropagates(t *testing.T) {
 	h := start(t)
 	h.stytch.Handle(stytchtest.Error(400, "invalid_trusted_auth_token", "bad token"))
