@@ -33,10 +33,19 @@ func TestOpenAPIMatchesWireNames(t *testing.T) {
 		t.Errorf("no POST /v1/b2b/sessions/attest in the document: %v", doc.Paths)
 	}
 
+	if _, ok := doc.Paths["/v1/b2b/sessions/jwks/{project_id}"]["get"]; !ok {
+		t.Errorf("no GET /v1/b2b/sessions/jwks/{project_id} in the document: %v", doc.Paths)
+	}
+	// Requests whose fields are all bound to the path have no definition.
+	pathOnly := map[string]bool{"stytch.b2b.session.v1.GetJwksRequest": true}
+
 	messages := stytchMessages()
 	checked := 0
 	for name, md := range messages {
 		def, ok := doc.Definitions[name]
+		if !ok && pathOnly[string(md.FullName())] {
+			continue // every field is a path variable: no body, no schema
+		}
 		if !ok {
 			t.Errorf("message %s has no OpenAPI definition", md.FullName())
 			continue

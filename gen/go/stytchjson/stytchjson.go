@@ -152,6 +152,15 @@ func (d *decoder) top(m proto.Message) error {
 	case *v13.TrustedAuthTokenFactor:
 		m.Reset()
 		return d.decodeSessionv1TrustedAuthTokenFactor(m)
+	case *v14.GetJwksRequest:
+		m.Reset()
+		return d.decodeB2bsessionv1GetJwksRequest(m)
+	case *v14.GetJwksResponse:
+		m.Reset()
+		return d.decodeB2bsessionv1GetJwksResponse(m)
+	case *v14.Jwk:
+		m.Reset()
+		return d.decodeB2bsessionv1Jwk(m)
 	case *v14.AttestRequest:
 		m.Reset()
 		return d.decodeB2bsessionv1AttestRequest(m)
@@ -1563,6 +1572,108 @@ func (d *decoder) decodeSessionv1TrustedAuthTokenFactor(m *v13.TrustedAuthTokenF
 		switch string(name) {
 		case "token_id":
 			bit, err = 1<<0, scalar(d, &m.TokenId, (*decoder).readString)
+		default:
+			err = d.unknown(name)
+		}
+		if err != nil {
+			return err
+		}
+		if seen&bit != 0 {
+			return ErrRefused
+		}
+		seen |= bit
+	}
+}
+
+// decodeB2bsessionv1GetJwksRequest decodes a stytch.b2b.session.v1.GetJwksRequest object into m.
+func (d *decoder) decodeB2bsessionv1GetJwksRequest(m *v14.GetJwksRequest) error {
+	if err := d.open('{'); err != nil {
+		return err
+	}
+	var seen uint64 // a bit per field: protojson refuses a field given twice
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
+		}
+		var bit uint64 // the field's; none for an unknown key
+		switch string(name) {
+		case "project_id":
+			bit, err = 1<<0, scalar(d, &m.ProjectId, (*decoder).readString)
+		default:
+			err = d.unknown(name)
+		}
+		if err != nil {
+			return err
+		}
+		if seen&bit != 0 {
+			return ErrRefused
+		}
+		seen |= bit
+	}
+}
+
+// decodeB2bsessionv1GetJwksResponse decodes a stytch.b2b.session.v1.GetJwksResponse object into m.
+func (d *decoder) decodeB2bsessionv1GetJwksResponse(m *v14.GetJwksResponse) error {
+	if err := d.open('{'); err != nil {
+		return err
+	}
+	var seen uint64 // a bit per field: protojson refuses a field given twice
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
+		}
+		var bit uint64 // the field's; none for an unknown key
+		switch string(name) {
+		case "keys":
+			bit, err = 1<<0, messages(d, "keys[]", &m.Keys, (*decoder).decodeB2bsessionv1Jwk)
+		case "request_id":
+			bit, err = 1<<1, scalar(d, &m.RequestId, (*decoder).readString)
+		case "status_code":
+			bit, err = 1<<2, scalar(d, &m.StatusCode, (*decoder).readInt32)
+		default:
+			err = d.unknown(name)
+		}
+		if err != nil {
+			return err
+		}
+		if seen&bit != 0 {
+			return ErrRefused
+		}
+		seen |= bit
+	}
+}
+
+// decodeB2bsessionv1Jwk decodes a stytch.b2b.session.v1.Jwk object into m.
+func (d *decoder) decodeB2bsessionv1Jwk(m *v14.Jwk) error {
+	if err := d.open('{'); err != nil {
+		return err
+	}
+	var seen uint64 // a bit per field: protojson refuses a field given twice
+	for first := true; ; first = false {
+		name, more, err := d.key(first)
+		if !more {
+			return err // nil at the object's end
+		}
+		var bit uint64 // the field's; none for an unknown key
+		switch string(name) {
+		case "kty":
+			bit, err = 1<<0, scalar(d, &m.Kty, (*decoder).readString)
+		case "use":
+			bit, err = 1<<1, scalar(d, &m.Use, (*decoder).readString)
+		case "key_ops":
+			bit, err = 1<<2, d.stringList(&m.KeyOps)
+		case "alg":
+			bit, err = 1<<3, scalar(d, &m.Alg, (*decoder).readString)
+		case "kid":
+			bit, err = 1<<4, scalar(d, &m.Kid, (*decoder).readString)
+		case "x5c":
+			bit, err = 1<<5, d.stringList(&m.X5C)
+		case "n":
+			bit, err = 1<<6, scalar(d, &m.N, (*decoder).readString)
+		case "e":
+			bit, err = 1<<7, scalar(d, &m.E, (*decoder).readString)
 		default:
 			err = d.unknown(name)
 		}

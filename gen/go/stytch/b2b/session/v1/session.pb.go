@@ -37,6 +37,228 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GetJwksRequest mirrors Stytch's `B2BSessionsGetJWKSRequest`.
+type GetJwksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project whose keys are wanted: attestd's own project ID. Required.
+	ProjectId     string `protobuf:"bytes,1,opt,name=project_id,proto3" json:"project_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJwksRequest) Reset() {
+	*x = GetJwksRequest{}
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJwksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJwksRequest) ProtoMessage() {}
+
+func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
+func (*GetJwksRequest) Descriptor() ([]byte, []int) {
+	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetJwksRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+// GetJwksResponse mirrors Stytch's `B2BSessionsGetJWKSResponse`. Over REST,
+// attestd serves Stytch's own bytes, every key included; this mirror holds
+// what verifying a signature needs.
+type GetJwksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The public keys that sign the project's session JWTs.
+	Keys []*Jwk `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	// Stytch's request ID of the fetch the set came from.
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,proto3" json:"request_id,omitempty"`
+	// The HTTP status Stytch answered with (200).
+	StatusCode    int32 `protobuf:"varint,3,opt,name=status_code,proto3" json:"status_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJwksResponse) Reset() {
+	*x = GetJwksResponse{}
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJwksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJwksResponse) ProtoMessage() {}
+
+func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
+func (*GetJwksResponse) Descriptor() ([]byte, []int) {
+	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetJwksResponse) GetKeys() []*Jwk {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *GetJwksResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *GetJwksResponse) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+// Jwk is one JSON Web Key (RFC 7517) of a GetJwksResponse, with Stytch's
+// keys. The X.509 thumbprint Stytch also sends is not mirrored.
+type Jwk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Key type, e.g. "RSA".
+	Kty string `protobuf:"bytes,1,opt,name=kty,proto3" json:"kty,omitempty"`
+	// Intended use, "sig".
+	Use string `protobuf:"bytes,2,opt,name=use,proto3" json:"use,omitempty"`
+	// Permitted operations, e.g. ["verify"].
+	KeyOps []string `protobuf:"bytes,3,rep,name=key_ops,proto3" json:"key_ops,omitempty"`
+	// Signature algorithm, e.g. "RS256".
+	Alg string `protobuf:"bytes,4,opt,name=alg,proto3" json:"alg,omitempty"`
+	// Key ID, matched against a JWT header's kid.
+	Kid string `protobuf:"bytes,5,opt,name=kid,proto3" json:"kid,omitempty"`
+	// X.509 certificate chain, base64 DER.
+	X5C []string `protobuf:"bytes,6,rep,name=x5c,proto3" json:"x5c,omitempty"`
+	// RSA modulus, base64url.
+	N string `protobuf:"bytes,7,opt,name=n,proto3" json:"n,omitempty"`
+	// RSA public exponent, base64url.
+	E             string `protobuf:"bytes,8,opt,name=e,proto3" json:"e,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Jwk) Reset() {
+	*x = Jwk{}
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Jwk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Jwk) ProtoMessage() {}
+
+func (x *Jwk) ProtoReflect() protoreflect.Message {
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Jwk.ProtoReflect.Descriptor instead.
+func (*Jwk) Descriptor() ([]byte, []int) {
+	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Jwk) GetKty() string {
+	if x != nil {
+		return x.Kty
+	}
+	return ""
+}
+
+func (x *Jwk) GetUse() string {
+	if x != nil {
+		return x.Use
+	}
+	return ""
+}
+
+func (x *Jwk) GetKeyOps() []string {
+	if x != nil {
+		return x.KeyOps
+	}
+	return nil
+}
+
+func (x *Jwk) GetAlg() string {
+	if x != nil {
+		return x.Alg
+	}
+	return ""
+}
+
+func (x *Jwk) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *Jwk) GetX5C() []string {
+	if x != nil {
+		return x.X5C
+	}
+	return nil
+}
+
+func (x *Jwk) GetN() string {
+	if x != nil {
+		return x.N
+	}
+	return ""
+}
+
+func (x *Jwk) GetE() string {
+	if x != nil {
+		return x.E
+	}
+	return ""
+}
+
 // AttestRequest mirrors Stytch's `api_b2b_session_v1_AttestRequest`. attestd
 // validates it before anything is sent to Stytch.
 type AttestRequest struct {
@@ -72,7 +294,7 @@ type AttestRequest struct {
 
 func (x *AttestRequest) Reset() {
 	*x = AttestRequest{}
-	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[0]
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -84,7 +306,7 @@ func (x *AttestRequest) String() string {
 func (*AttestRequest) ProtoMessage() {}
 
 func (x *AttestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[0]
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -97,7 +319,7 @@ func (x *AttestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestRequest.ProtoReflect.Descriptor instead.
 func (*AttestRequest) Descriptor() ([]byte, []int) {
-	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{0}
+	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AttestRequest) GetProfileId() string {
@@ -184,7 +406,7 @@ type AttestResponse struct {
 
 func (x *AttestResponse) Reset() {
 	*x = AttestResponse{}
-	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[1]
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -196,7 +418,7 @@ func (x *AttestResponse) String() string {
 func (*AttestResponse) ProtoMessage() {}
 
 func (x *AttestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[1]
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -209,7 +431,7 @@ func (x *AttestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestResponse.ProtoReflect.Descriptor instead.
 func (*AttestResponse) Descriptor() ([]byte, []int) {
-	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AttestResponse) GetRequestId() string {
@@ -307,7 +529,7 @@ type MemberSession struct {
 
 func (x *MemberSession) Reset() {
 	*x = MemberSession{}
-	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[2]
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +541,7 @@ func (x *MemberSession) String() string {
 func (*MemberSession) ProtoMessage() {}
 
 func (x *MemberSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[2]
+	mi := &file_stytch_b2b_session_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +554,7 @@ func (x *MemberSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberSession.ProtoReflect.Descriptor instead.
 func (*MemberSession) Descriptor() ([]byte, []int) {
-	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_stytch_b2b_session_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MemberSession) GetMemberSessionId() string {
@@ -409,7 +631,26 @@ var File_stytch_b2b_session_v1_session_proto protoreflect.FileDescriptor
 
 const file_stytch_b2b_session_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"#stytch/b2b/session/v1/session.proto\x12\x15stytch.b2b.session.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\x1a*stytch/device_history/v1/device_info.proto\x1a#stytch/organization/v1/member.proto\x1a)stytch/organization/v1/organization.proto\x1a-stytch/session/v1/authentication_factor.proto\"\xc7\x05\n" +
+	"#stytch/b2b/session/v1/session.proto\x12\x15stytch.b2b.session.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\x1a*stytch/device_history/v1/device_info.proto\x1a#stytch/organization/v1/member.proto\x1a)stytch/organization/v1/organization.proto\x1a-stytch/session/v1/authentication_factor.proto\"?\n" +
+	"\x0eGetJwksRequest\x12-\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"project_id\"\x83\x01\n" +
+	"\x0fGetJwksResponse\x12.\n" +
+	"\x04keys\x18\x01 \x03(\v2\x1a.stytch.b2b.session.v1.JwkR\x04keys\x12\x1e\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\n" +
+	"request_id\x12 \n" +
+	"\vstatus_code\x18\x03 \x01(\x05R\vstatus_code\"\x95\x01\n" +
+	"\x03Jwk\x12\x10\n" +
+	"\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n" +
+	"\x03use\x18\x02 \x01(\tR\x03use\x12\x18\n" +
+	"\akey_ops\x18\x03 \x03(\tR\akey_ops\x12\x10\n" +
+	"\x03alg\x18\x04 \x01(\tR\x03alg\x12\x10\n" +
+	"\x03kid\x18\x05 \x01(\tR\x03kid\x12\x10\n" +
+	"\x03x5c\x18\x06 \x03(\tR\x03x5c\x12\f\n" +
+	"\x01n\x18\a \x01(\tR\x01n\x12\f\n" +
+	"\x01e\x18\b \x01(\tR\x01e\"\xc7\x05\n" +
 	"\rAttestRequest\x12-\n" +
 	"\n" +
 	"profile_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
@@ -454,9 +695,10 @@ const file_stytch_b2b_session_v1_session_proto_rawDesc = "" +
 	"\x05roles\x18\b \x03(\tR\x05roles\x12,\n" +
 	"\x11organization_slug\x18\t \x01(\tR\x11organization_slug\x12=\n" +
 	"\rcustom_claims\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructR\rcustom_claims2\x8b\x01\n" +
+	" \x01(\v2\x17.google.protobuf.StructR\rcustom_claims2\x92\x02\n" +
 	"\x0eSessionService\x12y\n" +
-	"\x06Attest\x12$.stytch.b2b.session.v1.AttestRequest\x1a%.stytch.b2b.session.v1.AttestResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/b2b/sessions/attestB\xbd\n" +
+	"\x06Attest\x12$.stytch.b2b.session.v1.AttestRequest\x1a%.stytch.b2b.session.v1.AttestResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/b2b/sessions/attest\x12\x84\x01\n" +
+	"\aGetJwks\x12%.stytch.b2b.session.v1.GetJwksRequest\x1a&.stytch.b2b.session.v1.GetJwksResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/b2b/sessions/jwks/{project_id}B\xbd\n" +
 	"\x92A\xf7\b\x12\xae\x01\n" +
 	"\aattestd\x12\x9d\x01Stytch B2B session attestation, served by attestd in Stytch's own JSON wire format. Errors are Stytch-shaped bodies whose status_code equals the HTTP status.2\x031.02\x10application/json:\x10application/jsonR\x8c\x01\n" +
 	"\x03400\x12\x84\x01\n" +
@@ -500,36 +742,42 @@ func file_stytch_b2b_session_v1_session_proto_rawDescGZIP() []byte {
 	return file_stytch_b2b_session_v1_session_proto_rawDescData
 }
 
-var file_stytch_b2b_session_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_stytch_b2b_session_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_stytch_b2b_session_v1_session_proto_goTypes = []any{
-	(*AttestRequest)(nil),            // 0: stytch.b2b.session.v1.AttestRequest
-	(*AttestResponse)(nil),           // 1: stytch.b2b.session.v1.AttestResponse
-	(*MemberSession)(nil),            // 2: stytch.b2b.session.v1.MemberSession
-	(*structpb.Struct)(nil),          // 3: google.protobuf.Struct
-	(*v1.Member)(nil),                // 4: stytch.organization.v1.Member
-	(*v1.Organization)(nil),          // 5: stytch.organization.v1.Organization
-	(*v11.DeviceInfo)(nil),           // 6: stytch.device_history.v1.DeviceInfo
-	(*timestamppb.Timestamp)(nil),    // 7: google.protobuf.Timestamp
-	(*v12.AuthenticationFactor)(nil), // 8: stytch.session.v1.AuthenticationFactor
+	(*GetJwksRequest)(nil),           // 0: stytch.b2b.session.v1.GetJwksRequest
+	(*GetJwksResponse)(nil),          // 1: stytch.b2b.session.v1.GetJwksResponse
+	(*Jwk)(nil),                      // 2: stytch.b2b.session.v1.Jwk
+	(*AttestRequest)(nil),            // 3: stytch.b2b.session.v1.AttestRequest
+	(*AttestResponse)(nil),           // 4: stytch.b2b.session.v1.AttestResponse
+	(*MemberSession)(nil),            // 5: stytch.b2b.session.v1.MemberSession
+	(*structpb.Struct)(nil),          // 6: google.protobuf.Struct
+	(*v1.Member)(nil),                // 7: stytch.organization.v1.Member
+	(*v1.Organization)(nil),          // 8: stytch.organization.v1.Organization
+	(*v11.DeviceInfo)(nil),           // 9: stytch.device_history.v1.DeviceInfo
+	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
+	(*v12.AuthenticationFactor)(nil), // 11: stytch.session.v1.AuthenticationFactor
 }
 var file_stytch_b2b_session_v1_session_proto_depIdxs = []int32{
-	3,  // 0: stytch.b2b.session.v1.AttestRequest.session_custom_claims:type_name -> google.protobuf.Struct
-	2,  // 1: stytch.b2b.session.v1.AttestResponse.member_session:type_name -> stytch.b2b.session.v1.MemberSession
-	4,  // 2: stytch.b2b.session.v1.AttestResponse.member:type_name -> stytch.organization.v1.Member
-	5,  // 3: stytch.b2b.session.v1.AttestResponse.organization:type_name -> stytch.organization.v1.Organization
-	6,  // 4: stytch.b2b.session.v1.AttestResponse.member_device:type_name -> stytch.device_history.v1.DeviceInfo
-	7,  // 5: stytch.b2b.session.v1.MemberSession.started_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: stytch.b2b.session.v1.MemberSession.last_accessed_at:type_name -> google.protobuf.Timestamp
-	7,  // 7: stytch.b2b.session.v1.MemberSession.expires_at:type_name -> google.protobuf.Timestamp
-	8,  // 8: stytch.b2b.session.v1.MemberSession.authentication_factors:type_name -> stytch.session.v1.AuthenticationFactor
-	3,  // 9: stytch.b2b.session.v1.MemberSession.custom_claims:type_name -> google.protobuf.Struct
-	0,  // 10: stytch.b2b.session.v1.SessionService.Attest:input_type -> stytch.b2b.session.v1.AttestRequest
-	1,  // 11: stytch.b2b.session.v1.SessionService.Attest:output_type -> stytch.b2b.session.v1.AttestResponse
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 0: stytch.b2b.session.v1.GetJwksResponse.keys:type_name -> stytch.b2b.session.v1.Jwk
+	6,  // 1: stytch.b2b.session.v1.AttestRequest.session_custom_claims:type_name -> google.protobuf.Struct
+	5,  // 2: stytch.b2b.session.v1.AttestResponse.member_session:type_name -> stytch.b2b.session.v1.MemberSession
+	7,  // 3: stytch.b2b.session.v1.AttestResponse.member:type_name -> stytch.organization.v1.Member
+	8,  // 4: stytch.b2b.session.v1.AttestResponse.organization:type_name -> stytch.organization.v1.Organization
+	9,  // 5: stytch.b2b.session.v1.AttestResponse.member_device:type_name -> stytch.device_history.v1.DeviceInfo
+	10, // 6: stytch.b2b.session.v1.MemberSession.started_at:type_name -> google.protobuf.Timestamp
+	10, // 7: stytch.b2b.session.v1.MemberSession.last_accessed_at:type_name -> google.protobuf.Timestamp
+	10, // 8: stytch.b2b.session.v1.MemberSession.expires_at:type_name -> google.protobuf.Timestamp
+	11, // 9: stytch.b2b.session.v1.MemberSession.authentication_factors:type_name -> stytch.session.v1.AuthenticationFactor
+	6,  // 10: stytch.b2b.session.v1.MemberSession.custom_claims:type_name -> google.protobuf.Struct
+	3,  // 11: stytch.b2b.session.v1.SessionService.Attest:input_type -> stytch.b2b.session.v1.AttestRequest
+	0,  // 12: stytch.b2b.session.v1.SessionService.GetJwks:input_type -> stytch.b2b.session.v1.GetJwksRequest
+	4,  // 13: stytch.b2b.session.v1.SessionService.Attest:output_type -> stytch.b2b.session.v1.AttestResponse
+	1,  // 14: stytch.b2b.session.v1.SessionService.GetJwks:output_type -> stytch.b2b.session.v1.GetJwksResponse
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_stytch_b2b_session_v1_session_proto_init() }
@@ -537,14 +785,14 @@ func file_stytch_b2b_session_v1_session_proto_init() {
 	if File_stytch_b2b_session_v1_session_proto != nil {
 		return
 	}
-	file_stytch_b2b_session_v1_session_proto_msgTypes[0].OneofWrappers = []any{}
+	file_stytch_b2b_session_v1_session_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stytch_b2b_session_v1_session_proto_rawDesc), len(file_stytch_b2b_session_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,7 +27,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_Attest_FullMethodName = "/stytch.b2b.session.v1.SessionService/Attest"
+	SessionService_Attest_FullMethodName  = "/stytch.b2b.session.v1.SessionService/Attest"
+	SessionService_GetJwks_FullMethodName = "/stytch.b2b.session.v1.SessionService/GetJwks"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -42,6 +43,13 @@ type SessionServiceClient interface {
 	// carry a stytch.error.v1.StytchError and a google.rpc.ErrorInfo in the
 	// status details.
 	Attest(ctx context.Context, in *AttestRequest, opts ...grpc.CallOption) (*AttestResponse, error)
+	// GetJwks returns the JSON Web Key Set that verifies the session JWTs of
+	// attestd's own Stytch project, as Stytch's `GET
+	// /v1/b2b/sessions/jwks/{project_id}` does: Stytch's SDKs fetch it from
+	// their base URL to verify session JWTs locally. attestd serves it from a
+	// cache it keeps fresh from Stytch; any other project ID is NotFound
+	// (project_not_found).
+	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -62,6 +70,16 @@ func (c *sessionServiceClient) Attest(ctx context.Context, in *AttestRequest, op
 	return out, nil
 }
 
+func (c *sessionServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJwksResponse)
+	err := c.cc.Invoke(ctx, SessionService_GetJwks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -74,6 +92,13 @@ type SessionServiceServer interface {
 	// carry a stytch.error.v1.StytchError and a google.rpc.ErrorInfo in the
 	// status details.
 	Attest(context.Context, *AttestRequest) (*AttestResponse, error)
+	// GetJwks returns the JSON Web Key Set that verifies the session JWTs of
+	// attestd's own Stytch project, as Stytch's `GET
+	// /v1/b2b/sessions/jwks/{project_id}` does: Stytch's SDKs fetch it from
+	// their base URL to verify session JWTs locally. attestd serves it from a
+	// cache it keeps fresh from Stytch; any other project ID is NotFound
+	// (project_not_found).
+	GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -86,6 +111,9 @@ type UnimplementedSessionServiceServer struct{}
 
 func (UnimplementedSessionServiceServer) Attest(context.Context, *AttestRequest) (*AttestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Attest not implemented")
+}
+func (UnimplementedSessionServiceServer) GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJwks not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -126,6 +154,24 @@ func _SessionService_Attest_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJwksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).GetJwks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_GetJwks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).GetJwks(ctx, req.(*GetJwksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -136,6 +182,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Attest",
 			Handler:    _SessionService_Attest_Handler,
+		},
+		{
+			MethodName: "GetJwks",
+			Handler:    _SessionService_GetJwks_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -57,6 +57,42 @@ class AttestResponse(_message.Message):
     status_code: int
     def __init__(self, request_id: _Optional[str] = ..., member_id: _Optional[str] = ..., member_session: _Optional[_Union[MemberSession, _Mapping]] = ..., session_token: _Optional[str] = ..., session_jwt: _Optional[str] = ..., member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., organization: _Optional[_Union[_organization_pb2.Organization, _Mapping]] = ..., status_code: _Optional[int] = ..., member_device: _Optional[_Union[_device_info_pb2.DeviceInfo, _Mapping]] = ...) -> None: ...
 
+class GetJwksRequest(_message.Message):
+    __slots__ = ["project_id"]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class GetJwksResponse(_message.Message):
+    __slots__ = ["keys", "request_id", "status_code"]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[Jwk]
+    request_id: str
+    status_code: int
+    def __init__(self, keys: _Optional[_Iterable[_Union[Jwk, _Mapping]]] = ..., request_id: _Optional[str] = ..., status_code: _Optional[int] = ...) -> None: ...
+
+class Jwk(_message.Message):
+    __slots__ = ["alg", "e", "key_ops", "kid", "kty", "n", "use", "x5c"]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    E_FIELD_NUMBER: _ClassVar[int]
+    KEY_OPS_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    KTY_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    USE_FIELD_NUMBER: _ClassVar[int]
+    X5C_FIELD_NUMBER: _ClassVar[int]
+    alg: str
+    e: str
+    key_ops: _containers.RepeatedScalarFieldContainer[str]
+    kid: str
+    kty: str
+    n: str
+    use: str
+    x5c: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kty: _Optional[str] = ..., use: _Optional[str] = ..., key_ops: _Optional[_Iterable[str]] = ..., alg: _Optional[str] = ..., kid: _Optional[str] = ..., x5c: _Optional[_Iterable[str]] = ..., n: _Optional[str] = ..., e: _Optional[str] = ...) -> None: ...
+
 class MemberSession(_message.Message):
     __slots__ = ["authentication_factors", "custom_claims", "expires_at", "last_accessed_at", "member_id", "member_session_id", "organization_id", "organization_slug", "roles", "started_at"]
     AUTHENTICATION_FACTORS_FIELD_NUMBER: _ClassVar[int]

@@ -21,6 +21,11 @@ class SessionServiceStub(object):
                 request_serializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.AttestRequest.SerializeToString,
                 response_deserializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.AttestResponse.FromString,
                 )
+        self.GetJwks = channel.unary_unary(
+                '/stytch.b2b.session.v1.SessionService/GetJwks',
+                request_serializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.GetJwksRequest.SerializeToString,
+                response_deserializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.GetJwksResponse.FromString,
+                )
 
 
 class SessionServiceServicer(object):
@@ -38,6 +43,18 @@ class SessionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJwks(self, request, context):
+        """GetJwks returns the JSON Web Key Set that verifies the session JWTs of
+        attestd's own Stytch project, as Stytch's `GET
+        /v1/b2b/sessions/jwks/{project_id}` does: Stytch's SDKs fetch it from
+        their base URL to verify session JWTs locally. attestd serves it from a
+        cache it keeps fresh from Stytch; any other project ID is NotFound
+        (project_not_found).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -45,6 +62,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Attest,
                     request_deserializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.AttestRequest.FromString,
                     response_serializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.AttestResponse.SerializeToString,
+            ),
+            'GetJwks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJwks,
+                    request_deserializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.GetJwksRequest.FromString,
+                    response_serializer=stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.GetJwksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -72,5 +94,22 @@ class SessionService(object):
         return grpc.experimental.unary_unary(request, target, '/stytch.b2b.session.v1.SessionService/Attest',
             stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.AttestRequest.SerializeToString,
             stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.AttestResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetJwks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/stytch.b2b.session.v1.SessionService/GetJwks',
+            stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.GetJwksRequest.SerializeToString,
+            stytch_dot_b2b_dot_session_dot_v1_dot_session__pb2.GetJwksResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -32,7 +32,136 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file stytch/b2b/session/v1/session.proto.
  */
 export const file_stytch_b2b_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiNzdHl0Y2gvYjJiL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxIVc3R5dGNoLmIyYi5zZXNzaW9uLnYxIsAFCg1BdHRlc3RSZXF1ZXN0Ei0KCnByb2ZpbGVfaWQYASABKAlCDeBBArpIB3IFEAEYgAJSCnByb2ZpbGVfaWQSHQoFdG9rZW4YAiABKAlCDuBBArpICHIGEAEYgIABEjcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCUIIukgFcgMYgAJIAFIPb3JnYW5pemF0aW9uX2lkiAEBEkwKGHNlc3Npb25fZHVyYXRpb25fbWludXRlcxgEIAEoBUILukgIGgYYwJUgKAVIAVIYc2Vzc2lvbl9kdXJhdGlvbl9taW51dGVziAEBEk0KFXNlc3Npb25fY3VzdG9tX2NsYWltcxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RSFXNlc3Npb25fY3VzdG9tX2NsYWltcxIzCg1zZXNzaW9uX3Rva2VuGAYgASgJQgi6SAVyAxiACEgCUg1zZXNzaW9uX3Rva2VuiAEBEjAKC3Nlc3Npb25fand0GAcgASgJQgm6SAZyBBiAgAFIA1ILc2Vzc2lvbl9qd3SIAQESMQoMdGVsZW1ldHJ5X2lkGAggASgJQgi6SAVyAxiACEgEUgx0ZWxlbWV0cnlfaWSIAQE6jAG6SIgBGoUBChp0b29fbWFueV9zZXNzaW9uX2FyZ3VtZW50cxIwc2Vzc2lvbl90b2tlbiBhbmQgc2Vzc2lvbl9qd3QgY2Fubm90IGJvdGggYmUgc2V0GjUhKHRoaXMuc2Vzc2lvbl90b2tlbiAhPSAnJyAmJiB0aGlzLnNlc3Npb25fand0ICE9ICcnKUISChBfb3JnYW5pemF0aW9uX2lkQhsKGV9zZXNzaW9uX2R1cmF0aW9uX21pbnV0ZXNCEAoOX3Nlc3Npb25fdG9rZW5CDgoMX3Nlc3Npb25fand0Qg8KDV90ZWxlbWV0cnlfaWQivgMKDkF0dGVzdFJlc3BvbnNlEh4KCnJlcXVlc3RfaWQYASABKAlSCnJlcXVlc3RfaWQSHAoJbWVtYmVyX2lkGAIgASgJUgltZW1iZXJfaWQSTAoObWVtYmVyX3Nlc3Npb24YAyABKAsyJC5zdHl0Y2guYjJiLnNlc3Npb24udjEuTWVtYmVyU2Vzc2lvblIObWVtYmVyX3Nlc3Npb24SJAoNc2Vzc2lvbl90b2tlbhgEIAEoCVINc2Vzc2lvbl90b2tlbhIgCgtzZXNzaW9uX2p3dBgFIAEoCVILc2Vzc2lvbl9qd3QSLgoGbWVtYmVyGAYgASgLMh4uc3R5dGNoLm9yZ2FuaXphdGlvbi52MS5NZW1iZXISOgoMb3JnYW5pemF0aW9uGAcgASgLMiQuc3R5dGNoLm9yZ2FuaXphdGlvbi52MS5Pcmdhbml6YXRpb24SIAoLc3RhdHVzX2NvZGUYCCABKAVSC3N0YXR1c19jb2RlEkoKDW1lbWJlcl9kZXZpY2UYCSABKAsyJC5zdHl0Y2guZGV2aWNlX2hpc3RvcnkudjEuRGV2aWNlSW5mb1INbWVtYmVyX2RldmljZSKiBAoNTWVtYmVyU2Vzc2lvbhIsChFtZW1iZXJfc2Vzc2lvbl9pZBgBIAEoCVIRbWVtYmVyX3Nlc3Npb25faWQSHAoJbWVtYmVyX2lkGAIgASgJUgltZW1iZXJfaWQSOgoKc3RhcnRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCnN0YXJ0ZWRfYXQSRgoQbGFzdF9hY2Nlc3NlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSEGxhc3RfYWNjZXNzZWRfYXQSOgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCmV4cGlyZXNfYXQSXwoWYXV0aGVudGljYXRpb25fZmFjdG9ycxgGIAMoCzInLnN0eXRjaC5zZXNzaW9uLnYxLkF1dGhlbnRpY2F0aW9uRmFjdG9yUhZhdXRoZW50aWNhdGlvbl9mYWN0b3JzEigKD29yZ2FuaXphdGlvbl9pZBgHIAEoCVIPb3JnYW5pemF0aW9uX2lkEg0KBXJvbGVzGAggAygJEiwKEW9yZ2FuaXphdGlvbl9zbHVnGAkgASgJUhFvcmdhbml6YXRpb25fc2x1ZxI9Cg1jdXN0b21fY2xhaW1zGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdFINY3VzdG9tX2NsYWltczKLAQoOU2Vzc2lvblNlcnZpY2USeQoGQXR0ZXN0EiQuc3R5dGNoLmIyYi5zZXNzaW9uLnYxLkF0dGVzdFJlcXVlc3QaJS5zdHl0Y2guYjJiLnNlc3Npb24udjEuQXR0ZXN0UmVzcG9uc2UiIoLT5JMCHDoBKiIXL3YxL2IyYi9zZXNzaW9ucy9hdHRlc3RCvQoKGWNvbS5zdHl0Y2guYjJiLnNlc3Npb24udjFCDFNlc3Npb25Qcm90b1ABWkRnaXRodWIuY29tL2F0dGVzdGQvYXR0ZXN0ZC9nZW4vZ28vc3R5dGNoL2IyYi9zZXNzaW9uL3YxO2IyYnNlc3Npb252MaICA1NUWaoCFVN0eXRjaC5CMmIuU2Vzc2lvbi5WMcoCFVN0eXRjaFxCMmJcU2Vzc2lvblxWMeoCGFN0eXRjaDo6QjJiOjpTZXNzaW9uOjpWMZJB9wgSrgEKB2F0dGVzdGQSnQFTdHl0Y2ggQjJCIHNlc3Npb24gYXR0ZXN0YXRpb24sIHNlcnZlZCBieSBhdHRlc3RkIGluIFN0eXRjaCdzIG93biBKU09OIHdpcmUgZm9ybWF0LiBFcnJvcnMgYXJlIFN0eXRjaC1zaGFwZWQgYm9kaWVzIHdob3NlIHN0YXR1c19jb2RlIGVxdWFscyB0aGUgSFRUUCBzdGF0dXMuMgMxLjAyEGFwcGxpY2F0aW9uL2pzb246EGFwcGxpY2F0aW9uL2pzb25SjAEKAzQwMBKEAQpgSW52YWxpZCByZXF1ZXN0ICh2YWxpZGF0aW9uLCB1bmtub3duIGZpZWxkLCBvciBhIFN0eXRjaCA0MDAgc3VjaCBhcyBpbnZhbGlkX3RydXN0ZWRfYXV0aF90b2tlbikuEiAKHhocLnN0eXRjaC5lcnJvci52MS5TdHl0Y2hFcnJvclJuCgM0MDESZwpDU3R5dGNoIHJlamVjdGVkIHRoZSBwcm9qZWN0IGNyZWRlbnRpYWxzICh1bmF1dGhvcml6ZWRfY3JlZGVudGlhbHMpLhIgCh4aHC5zdHl0Y2guZXJyb3IudjEuU3R5dGNoRXJyb3JSUgoDNDAzEksKJ0ZvcmJpZGRlbiwgZS5nLiBvcmdhbml6YXRpb25fc3VzcGVuZGVkLhIgCh4aHC5zdHl0Y2guZXJyb3IudjEuU3R5dGNoRXJyb3JSXAoDNDA0ElUKMVVua25vd24gcHJvZmlsZSwgb3JnYW5pemF0aW9uLCBtZW1iZXIgb3Igc2Vzc2lvbi4SIAoeGhwuc3R5dGNoLmVycm9yLnYxLlN0eXRjaEVycm9yUkwKAzQyORJFCiFSYXRlIGxpbWl0ZWQgKHRvb19tYW55X3JlcXVlc3RzKS4SIAoeGhwuc3R5dGNoLmVycm9yLnYxLlN0eXRjaEVycm9yUk8KAzUwMBJICiRTdHl0Y2ggb3IgYXR0ZXN0ZCBmYWlsZWQgaW50ZXJuYWxseS4SIAoeGhwuc3R5dGNoLmVycm9yLnYxLlN0eXRjaEVycm9yUn0KAzUwMhJ2ClJTdHl0Y2ggYW5zd2VyZWQgd2l0aCBzb21ldGhpbmcgYXR0ZXN0ZCBjb3VsZCBub3QgcmVhZCAodXBzdHJlYW1faW52YWxpZF9yZXNwb25zZSkuEiAKHhocLnN0eXRjaC5lcnJvci52MS5TdHl0Y2hFcnJvclJeCgM1MDMSVwozU3R5dGNoIGNvdWxkIG5vdCBiZSByZWFjaGVkICh1cHN0cmVhbV91bmF2YWlsYWJsZSkuEiAKHhocLnN0eXRjaC5lcnJvci52MS5TdHl0Y2hFcnJvclJxCgM1MDQSagpGVGhlIGNhbGwncyBkZWFkbGluZSBleHBpcmVkIGJlZm9yZSBTdHl0Y2ggYW5zd2VyZWQgKHVwc3RyZWFtX3RpbWVvdXQpLhIgCh4aHC5zdHl0Y2guZXJyb3IudjEuU3R5dGNoRXJyb3JiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp, file_protoc_gen_openapiv2_options_annotations, file_stytch_device_history_v1_device_info, file_stytch_organization_v1_member, file_stytch_organization_v1_organization, file_stytch_session_v1_authentication_factor]);
+  fileDesc("CiNzdHl0Y2gvYjJiL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxIVc3R5dGNoLmIyYi5zZXNzaW9uLnYxIj8KDkdldEp3a3NSZXF1ZXN0Ei0KCnByb2plY3RfaWQYASABKAlCDeBBArpIB3IFEAEYgAFSCnByb2plY3RfaWQifQoPR2V0Sndrc1Jlc3BvbnNlEigKBGtleXMYASADKAsyGi5zdHl0Y2guYjJiLnNlc3Npb24udjEuSndrEh4KCnJlcXVlc3RfaWQYAiABKAlSCnJlcXVlc3RfaWQSIAoLc3RhdHVzX2NvZGUYAyABKAVSC3N0YXR1c19jb2RlInYKA0p3axILCgNrdHkYASABKAkSCwoDdXNlGAIgASgJEhgKB2tleV9vcHMYAyADKAlSB2tleV9vcHMSCwoDYWxnGAQgASgJEgsKA2tpZBgFIAEoCRILCgN4NWMYBiADKAkSCQoBbhgHIAEoCRIJCgFlGAggASgJIsAFCg1BdHRlc3RSZXF1ZXN0Ei0KCnByb2ZpbGVfaWQYASABKAlCDeBBArpIB3IFEAEYgAJSCnByb2ZpbGVfaWQSHQoFdG9rZW4YAiABKAlCDuBBArpICHIGEAEYgIABEjcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCUIIukgFcgMYgAJIAFIPb3JnYW5pemF0aW9uX2lkiAEBEkwKGHNlc3Npb25fZHVyYXRpb25fbWludXRlcxgEIAEoBUILukgIGgYYwJUgKAVIAVIYc2Vzc2lvbl9kdXJhdGlvbl9taW51dGVziAEBEk0KFXNlc3Npb25fY3VzdG9tX2NsYWltcxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RSFXNlc3Npb25fY3VzdG9tX2NsYWltcxIzCg1zZXNzaW9uX3Rva2VuGAYgASgJQgi6SAVyAxiACEgCUg1zZXNzaW9uX3Rva2VuiAEBEjAKC3Nlc3Npb25fand0GAcgASgJQgm6SAZyBBiAgAFIA1ILc2Vzc2lvbl9qd3SIAQESMQoMdGVsZW1ldHJ5X2lkGAggASgJQgi6SAVyAxiACEgEUgx0ZWxlbWV0cnlfaWSIAQE6jAG6SIgBGoUBChp0b29fbWFueV9zZXNzaW9uX2FyZ3VtZW50cxIwc2Vzc2lvbl90b2tlbiBhbmQgc2Vzc2lvbl9qd3QgY2Fubm90IGJvdGggYmUgc2V0GjUhKHRoaXMuc2Vzc2lvbl90b2tlbiAhPSAnJyAmJiB0aGlzLnNlc3Npb25fand0ICE9ICcnKUISChBfb3JnYW5pemF0aW9uX2lkQhsKGV9zZXNzaW9uX2R1cmF0aW9uX21pbnV0ZXNCEAoOX3Nlc3Npb25fdG9rZW5CDgoMX3Nlc3Npb25fand0Qg8KDV90ZWxlbWV0cnlfaWQivgMKDkF0dGVzdFJlc3BvbnNlEh4KCnJlcXVlc3RfaWQYASABKAlSCnJlcXVlc3RfaWQSHAoJbWVtYmVyX2lkGAIgASgJUgltZW1iZXJfaWQSTAoObWVtYmVyX3Nlc3Npb24YAyABKAsyJC5zdHl0Y2guYjJiLnNlc3Npb24udjEuTWVtYmVyU2Vzc2lvblIObWVtYmVyX3Nlc3Npb24SJAoNc2Vzc2lvbl90b2tlbhgEIAEoCVINc2Vzc2lvbl90b2tlbhIgCgtzZXNzaW9uX2p3dBgFIAEoCVILc2Vzc2lvbl9qd3QSLgoGbWVtYmVyGAYgASgLMh4uc3R5dGNoLm9yZ2FuaXphdGlvbi52MS5NZW1iZXISOgoMb3JnYW5pemF0aW9uGAcgASgLMiQuc3R5dGNoLm9yZ2FuaXphdGlvbi52MS5Pcmdhbml6YXRpb24SIAoLc3RhdHVzX2NvZGUYCCABKAVSC3N0YXR1c19jb2RlEkoKDW1lbWJlcl9kZXZpY2UYCSABKAsyJC5zdHl0Y2guZGV2aWNlX2hpc3RvcnkudjEuRGV2aWNlSW5mb1INbWVtYmVyX2RldmljZSKiBAoNTWVtYmVyU2Vzc2lvbhIsChFtZW1iZXJfc2Vzc2lvbl9pZBgBIAEoCVIRbWVtYmVyX3Nlc3Npb25faWQSHAoJbWVtYmVyX2lkGAIgASgJUgltZW1iZXJfaWQSOgoKc3RhcnRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCnN0YXJ0ZWRfYXQSRgoQbGFzdF9hY2Nlc3NlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSEGxhc3RfYWNjZXNzZWRfYXQSOgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCmV4cGlyZXNfYXQSXwoWYXV0aGVudGljYXRpb25fZmFjdG9ycxgGIAMoCzInLnN0eXRjaC5zZXNzaW9uLnYxLkF1dGhlbnRpY2F0aW9uRmFjdG9yUhZhdXRoZW50aWNhdGlvbl9mYWN0b3JzEigKD29yZ2FuaXphdGlvbl9pZBgHIAEoCVIPb3JnYW5pemF0aW9uX2lkEg0KBXJvbGVzGAggAygJEiwKEW9yZ2FuaXphdGlvbl9zbHVnGAkgASgJUhFvcmdhbml6YXRpb25fc2x1ZxI9Cg1jdXN0b21fY2xhaW1zGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdFINY3VzdG9tX2NsYWltczKSAgoOU2Vzc2lvblNlcnZpY2USeQoGQXR0ZXN0EiQuc3R5dGNoLmIyYi5zZXNzaW9uLnYxLkF0dGVzdFJlcXVlc3QaJS5zdHl0Y2guYjJiLnNlc3Npb24udjEuQXR0ZXN0UmVzcG9uc2UiIoLT5JMCHDoBKiIXL3YxL2IyYi9zZXNzaW9ucy9hdHRlc3QShAEKB0dldEp3a3MSJS5zdHl0Y2guYjJiLnNlc3Npb24udjEuR2V0Sndrc1JlcXVlc3QaJi5zdHl0Y2guYjJiLnNlc3Npb24udjEuR2V0Sndrc1Jlc3BvbnNlIiqC0+STAiQSIi92MS9iMmIvc2Vzc2lvbnMvandrcy97cHJvamVjdF9pZH1CvQoKGWNvbS5zdHl0Y2guYjJiLnNlc3Npb24udjFCDFNlc3Npb25Qcm90b1ABWkRnaXRodWIuY29tL2F0dGVzdGQvYXR0ZXN0ZC9nZW4vZ28vc3R5dGNoL2IyYi9zZXNzaW9uL3YxO2IyYnNlc3Npb252MaICA1NUWaoCFVN0eXRjaC5CMmIuU2Vzc2lvbi5WMcoCFVN0eXRjaFxCMmJcU2Vzc2lvblxWMeoCGFN0eXRjaDo6QjJiOjpTZXNzaW9uOjpWMZJB9wgSrgEKB2F0dGVzdGQSnQFTdHl0Y2ggQjJCIHNlc3Npb24gYXR0ZXN0YXRpb24sIHNlcnZlZCBieSBhdHRlc3RkIGluIFN0eXRjaCdzIG93biBKU09OIHdpcmUgZm9ybWF0LiBFcnJvcnMgYXJlIFN0eXRjaC1zaGFwZWQgYm9kaWVzIHdob3NlIHN0YXR1c19jb2RlIGVxdWFscyB0aGUgSFRUUCBzdGF0dXMuMgMxLjAyEGFwcGxpY2F0aW9uL2pzb246EGFwcGxpY2F0aW9uL2pzb25SjAEKAzQwMBKEAQpgSW52YWxpZCByZXF1ZXN0ICh2YWxpZGF0aW9uLCB1bmtub3duIGZpZWxkLCBvciBhIFN0eXRjaCA0MDAgc3VjaCBhcyBpbnZhbGlkX3RydXN0ZWRfYXV0aF90b2tlbikuEiAKHhocLnN0eXRjaC5lcnJvci52MS5TdHl0Y2hFcnJvclJuCgM0MDESZwpDU3R5dGNoIHJlamVjdGVkIHRoZSBwcm9qZWN0IGNyZWRlbnRpYWxzICh1bmF1dGhvcml6ZWRfY3JlZGVudGlhbHMpLhIgCh4aHC5zdHl0Y2guZXJyb3IudjEuU3R5dGNoRXJyb3JSUgoDNDAzEksKJ0ZvcmJpZGRlbiwgZS5nLiBvcmdhbml6YXRpb25fc3VzcGVuZGVkLhIgCh4aHC5zdHl0Y2guZXJyb3IudjEuU3R5dGNoRXJyb3JSXAoDNDA0ElUKMVVua25vd24gcHJvZmlsZSwgb3JnYW5pemF0aW9uLCBtZW1iZXIgb3Igc2Vzc2lvbi4SIAoeGhwuc3R5dGNoLmVycm9yLnYxLlN0eXRjaEVycm9yUkwKAzQyORJFCiFSYXRlIGxpbWl0ZWQgKHRvb19tYW55X3JlcXVlc3RzKS4SIAoeGhwuc3R5dGNoLmVycm9yLnYxLlN0eXRjaEVycm9yUk8KAzUwMBJICiRTdHl0Y2ggb3IgYXR0ZXN0ZCBmYWlsZWQgaW50ZXJuYWxseS4SIAoeGhwuc3R5dGNoLmVycm9yLnYxLlN0eXRjaEVycm9yUn0KAzUwMhJ2ClJTdHl0Y2ggYW5zd2VyZWQgd2l0aCBzb21ldGhpbmcgYXR0ZXN0ZCBjb3VsZCBub3QgcmVhZCAodXBzdHJlYW1faW52YWxpZF9yZXNwb25zZSkuEiAKHhocLnN0eXRjaC5lcnJvci52MS5TdHl0Y2hFcnJvclJeCgM1MDMSVwozU3R5dGNoIGNvdWxkIG5vdCBiZSByZWFjaGVkICh1cHN0cmVhbV91bmF2YWlsYWJsZSkuEiAKHhocLnN0eXRjaC5lcnJvci52MS5TdHl0Y2hFcnJvclJxCgM1MDQSagpGVGhlIGNhbGwncyBkZWFkbGluZSBleHBpcmVkIGJlZm9yZSBTdHl0Y2ggYW5zd2VyZWQgKHVwc3RyZWFtX3RpbWVvdXQpLhIgCh4aHC5zdHl0Y2guZXJyb3IudjEuU3R5dGNoRXJyb3JiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp, file_protoc_gen_openapiv2_options_annotations, file_stytch_device_history_v1_device_info, file_stytch_organization_v1_member, file_stytch_organization_v1_organization, file_stytch_session_v1_authentication_factor]);
+
+/**
+ * GetJwksRequest mirrors Stytch's `B2BSessionsGetJWKSRequest`.
+ *
+ * @generated from message stytch.b2b.session.v1.GetJwksRequest
+ */
+export type GetJwksRequest = Message<"stytch.b2b.session.v1.GetJwksRequest"> & {
+  /**
+   * The project whose keys are wanted: attestd's own project ID. Required.
+   *
+   * @generated from field: string project_id = 1 [json_name = "project_id"];
+   */
+  projectId: string;
+};
+
+/**
+ * Describes the message stytch.b2b.session.v1.GetJwksRequest.
+ * Use `create(GetJwksRequestSchema)` to create a new message.
+ */
+export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
+  messageDesc(file_stytch_b2b_session_v1_session, 0);
+
+/**
+ * GetJwksResponse mirrors Stytch's `B2BSessionsGetJWKSResponse`. Over REST,
+ * attestd serves Stytch's own bytes, every key included; this mirror holds
+ * what verifying a signature needs.
+ *
+ * @generated from message stytch.b2b.session.v1.GetJwksResponse
+ */
+export type GetJwksResponse = Message<"stytch.b2b.session.v1.GetJwksResponse"> & {
+  /**
+   * The public keys that sign the project's session JWTs.
+   *
+   * @generated from field: repeated stytch.b2b.session.v1.Jwk keys = 1;
+   */
+  keys: Jwk[];
+
+  /**
+   * Stytch's request ID of the fetch the set came from.
+   *
+   * @generated from field: string request_id = 2 [json_name = "request_id"];
+   */
+  requestId: string;
+
+  /**
+   * The HTTP status Stytch answered with (200).
+   *
+   * @generated from field: int32 status_code = 3 [json_name = "status_code"];
+   */
+  statusCode: number;
+};
+
+/**
+ * Describes the message stytch.b2b.session.v1.GetJwksResponse.
+ * Use `create(GetJwksResponseSchema)` to create a new message.
+ */
+export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
+  messageDesc(file_stytch_b2b_session_v1_session, 1);
+
+/**
+ * Jwk is one JSON Web Key (RFC 7517) of a GetJwksResponse, with Stytch's
+ * keys. The X.509 thumbprint Stytch also sends is not mirrored.
+ *
+ * @generated from message stytch.b2b.session.v1.Jwk
+ */
+export type Jwk = Message<"stytch.b2b.session.v1.Jwk"> & {
+  /**
+   * Key type, e.g. "RSA".
+   *
+   * @generated from field: string kty = 1;
+   */
+  kty: string;
+
+  /**
+   * Intended use, "sig".
+   *
+   * @generated from field: string use = 2;
+   */
+  use: string;
+
+  /**
+   * Permitted operations, e.g. ["verify"].
+   *
+   * @generated from field: repeated string key_ops = 3 [json_name = "key_ops"];
+   */
+  keyOps: string[];
+
+  /**
+   * Signature algorithm, e.g. "RS256".
+   *
+   * @generated from field: string alg = 4;
+   */
+  alg: string;
+
+  /**
+   * Key ID, matched against a JWT header's kid.
+   *
+   * @generated from field: string kid = 5;
+   */
+  kid: string;
+
+  /**
+   * X.509 certificate chain, base64 DER.
+   *
+   * @generated from field: repeated string x5c = 6;
+   */
+  x5c: string[];
+
+  /**
+   * RSA modulus, base64url.
+   *
+   * @generated from field: string n = 7;
+   */
+  n: string;
+
+  /**
+   * RSA public exponent, base64url.
+   *
+   * @generated from field: string e = 8;
+   */
+  e: string;
+};
+
+/**
+ * Describes the message stytch.b2b.session.v1.Jwk.
+ * Use `create(JwkSchema)` to create a new message.
+ */
+export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
+  messageDesc(file_stytch_b2b_session_v1_session, 2);
 
 /**
  * AttestRequest mirrors Stytch's `api_b2b_session_v1_AttestRequest`. attestd
@@ -112,7 +241,7 @@ export type AttestRequest = Message<"stytch.b2b.session.v1.AttestRequest"> & {
  * Use `create(AttestRequestSchema)` to create a new message.
  */
 export const AttestRequestSchema: GenMessage<AttestRequest> = /*@__PURE__*/
-  messageDesc(file_stytch_b2b_session_v1_session, 0);
+  messageDesc(file_stytch_b2b_session_v1_session, 3);
 
 /**
  * AttestResponse mirrors Stytch's `api_b2b_session_v1_AttestResponse`.
@@ -190,7 +319,7 @@ export type AttestResponse = Message<"stytch.b2b.session.v1.AttestResponse"> & {
  * Use `create(AttestResponseSchema)` to create a new message.
  */
 export const AttestResponseSchema: GenMessage<AttestResponse> = /*@__PURE__*/
-  messageDesc(file_stytch_b2b_session_v1_session, 1);
+  messageDesc(file_stytch_b2b_session_v1_session, 4);
 
 /**
  * MemberSession mirrors Stytch's `api_b2b_session_v1_MemberSession`.
@@ -277,7 +406,7 @@ export type MemberSession = Message<"stytch.b2b.session.v1.MemberSession"> & {
  * Use `create(MemberSessionSchema)` to create a new message.
  */
 export const MemberSessionSchema: GenMessage<MemberSession> = /*@__PURE__*/
-  messageDesc(file_stytch_b2b_session_v1_session, 2);
+  messageDesc(file_stytch_b2b_session_v1_session, 5);
 
 /**
  * SessionService mirrors the B2B sessions API of Stytch, starting with the
@@ -298,6 +427,21 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof AttestRequestSchema;
     output: typeof AttestResponseSchema;
+  },
+  /**
+   * GetJwks returns the JSON Web Key Set that verifies the session JWTs of
+   * attestd's own Stytch project, as Stytch's `GET
+   * /v1/b2b/sessions/jwks/{project_id}` does: Stytch's SDKs fetch it from
+   * their base URL to verify session JWTs locally. attestd serves it from a
+   * cache it keeps fresh from Stytch; any other project ID is NotFound
+   * (project_not_found).
+   *
+   * @generated from rpc stytch.b2b.session.v1.SessionService.GetJwks
+   */
+  getJwks: {
+    methodKind: "unary";
+    input: typeof GetJwksRequestSchema;
+    output: typeof GetJwksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stytch_b2b_session_v1_session, 0);
