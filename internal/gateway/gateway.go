@@ -202,7 +202,9 @@ func writeBody(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if e.Body.GetStatusCode() == http.StatusUnauthorized && e.Domain == apierr.DomainAttestd {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="attestd"`)
+		// Both schemes attestd takes: a bearer token, or Basic name:token
+		// (Stytch's SDKs).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="attestd", Basic realm="attestd"`)
 	}
 	if e.RetryAfter > 0 {
 		// Whole seconds, rounded up: RFC 9110 delay-seconds.

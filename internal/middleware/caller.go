@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"encoding/base64"
 	"net"
 	"slices"
 	"strings"
@@ -183,13 +184,20 @@ func errUnauthenticated() error {
 }
 
 // bearer checks the call's bearer token against tokens and names the
-// caller after it. A refusal counts against the caller's address in l
-// (when set), so guessing tokens is throttled like any other traffic.
+// caller after it. The same credentials are taken as HTTP Basic too (user:
+// the caller's name, password: its token), which is all Stytch's SDKs can
+// send (project_id:secret): an SDK pointed at attestd is configured with
+// those two values. A refusal, whichever the scheme, is the one
+// errUnauthenticated and counts against the caller's address in l (when
+// set), so guessing tokens is throttled like any other traffic.
 func bearer(tokens *security.Tokens, l Limiter, rec Recorder) auth.AuthFunc {
 	return func(ctx context.Context) (context.Context, error) {
 		name, ok := "", false
 		if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
 			name, ok = tokens.Authenticate(strings.TrimSpace(token))
+		} else if user, token, found := basicCredentials(ctx); found {
+			name, ok = tokens.Authenticate(token)
+			ok = ok && name == user
 		}
 		if !ok {
 			if l != nil {
@@ -204,6 +212,20 @@ func bearer(tokens *security.Tokens, l Limiter, rec Recorder) auth.AuthFunc {
 		c.caller.Name, c.caller.Via = name, "token"
 		return ctx, nil
 	}
+}
+
+// basicCredentials is the user and password of the call's HTTP Basic
+// authorization, if it has one that decodes.
+func basicCredentials(ctx context.Context) (user, password string, ok bool) {
+	encoded, err := auth.AuthFromMD(ctx, "basic")
+	if err != nil {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(raw), ":")
 }
 
 // authUnary establishes every unary call's caller (transport identity),

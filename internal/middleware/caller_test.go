@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"strings"
@@ -121,6 +122,11 @@ func TestBearerTokens(t *testing.T) {
 		{"token glued to scheme", "Bearer" + tokenA},
 		{"empty scheme", " " + tokenA},
 		{"name instead of token", "Bearer svc-a"},
+		{"Basic, another caller's name", "Basic " + basic("svc-b", tokenA)},
+		{"Basic, wrong token", "Basic " + basic("svc-a", "tok-wrong-0123456789abcdef")},
+		{"Basic, token as the name", "Basic " + basic(tokenA, "")},
+		{"Basic, no password", "Basic " + base64.StdEncoding.EncodeToString([]byte("svc-a"))},
+		{"Basic, not base64", "Basic svc-a:" + tokenA},
 	}
 	var message string
 	for _, tc := range refused {
@@ -141,7 +147,8 @@ func TestBearerTokens(t *testing.T) {
 		t.Errorf("a presented token reached the logs:\n%s", logs.String())
 	}
 
-	for _, authorization := range []string{"Bearer " + tokenA, "bearer " + tokenA, "BEARER " + tokenA, "Bearer  " + tokenA + " "} {
+	for _, authorization := range []string{"Bearer " + tokenA, "bearer " + tokenA, "BEARER " + tokenA, "Bearer  " + tokenA + " ",
+		"Basic " + basic("svc-a", tokenA), "basic " + basic("svc-a", tokenA)} {
 		seen, reached, err := callerSeen(withAuth(testCtx(t), authorization), chain, attestMethod, validRequest())
 		if err != nil || !reached {
 			t.Fatalf("%q: %v", authorization, err)
@@ -163,6 +170,11 @@ func TestBearerTokens(t *testing.T) {
 	if !found {
 		t.Error("no call log line for an accepted call")
 	}
+}
+
+// basic is HTTP Basic credentials, as Stytch's SDKs send project_id:secret.
+func basic(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
 func TestNoTokensConfiguredAdmitsAnonymousCalls(t *testing.T) {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -399,7 +400,7 @@ func TestBearerTokensBothProtocols(t *testing.T) {
 			if r.status != http.StatusUnauthorized || m["error_type"] != "unauthorized_credentials" {
 				t.Errorf("REST: %d %s", r.status, r.body)
 			}
-			if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="attestd"` {
+			if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="attestd", Basic realm="attestd"` {
 				t.Errorf("WWW-Authenticate %q", got)
 			}
 			if strings.Contains(string(r.body), wrong) || strings.Contains(fmt.Sprint(r.header), wrong) {
@@ -413,6 +414,12 @@ func TestBearerTokensBothProtocols(t *testing.T) {
 		}
 		h.wantCaller(t, "token-grpc", "svc-a", "token")
 	})
+	t.Run("right token as Basic credentials, as Stytch's SDKs send them/REST", func(t *testing.T) {
+		creds := base64.StdEncoding.EncodeToString([]byte("svc-a:" + good))
+		r := h.post(t, cfg, "Authorization", "Basic "+creds, "X-Request-Id", "token-basic")
+		wantOK(t, r)
+		h.wantCaller(t, "token-basic", "svc-a", "token")
+	})
 	t.Run("right token/REST", func(t *testing.T) {
 		r := h.post(t, cfg, "Authorization", "Bearer "+good, "X-Request-Id", "token-rest")
 		wantOK(t, r)
@@ -421,8 +428,8 @@ func TestBearerTokensBothProtocols(t *testing.T) {
 		}
 		h.wantCaller(t, "token-rest", "svc-a", "token")
 	})
-	if n := h.stytch.Calls(); n != 2 {
-		t.Errorf("upstream calls = %d, want 2", n)
+	if n := h.stytch.Calls(); n != 3 {
+		t.Errorf("upstream calls = %d, want 3", n)
 	}
 	if logs := h.logs.String(); strings.Contains(logs, wrong) || strings.Contains(logs, good) {
 		t.Errorf("a caller token reached the logs:\n%s", logs)
