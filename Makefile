@@ -75,9 +75,12 @@ bench: ## benchmarks in benchstat format (bench.txt)
 PODMAN ?= podman
 # podman settings this machine needs (runc, explicit ulimits, host network).
 export CONTAINERS_CONF ?= $(CURDIR)/deploy/podman/containers.conf
-# The version attestd reports (internal/server.Version), for the image tag and labels.
-VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/server/server.go)
+# The release version: the chart's appVersion. Stamped into the binary
+# (internal/version, shown by `attestd --version`, the User-Agent and
+# attestd_build_info) and used for the image tag and labels.
+VERSION ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' deploy/helm/attestd/Chart.yaml)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+STAMP := -X github.com/attestd/attestd/internal/version.version=$(VERSION) -X github.com/attestd/attestd/internal/version.commit=$(REVISION)
 IMAGE ?= localhost/attestd:$(VERSION)
 # The base under the binary: the local scratch + CA bundle + passwd one by default;
 # any image with /etc/ssl/certs/ca-certificates.crt works (e.g. gcr.io/distroless/static:nonroot).
@@ -86,7 +89,10 @@ BASE ?= $(LOCAL_BASE)
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 GOARCH_IMAGE ?= $(shell go env GOARCH)
 
-.PHONY: image image-base deploy-test
+.PHONY: build image image-base deploy-test
+
+build: ## bin/attestd, version-stamped (bin/attestd --version)
+	go build -trimpath -ldflags "$(STAMP)" -o bin/attestd ./cmd/attestd
 
 image-base: ## the local base image (scratch + the host's CA bundle + uid 65532), built without any registry
 	@test -s $(CA_BUNDLE) || { echo "image-base: $(CA_BUNDLE) is missing: apt-get install ca-certificates"; exit 1; }
@@ -99,7 +105,7 @@ image: ## the container image (IMAGE=localhost/attestd:VERSION; BASE=… for ano
 	@command -v $(PODMAN) >/dev/null || { echo "image: podman is missing (apt-get install podman buildah runc)"; exit 1; }
 	@if [ "$(BASE)" = "$(LOCAL_BASE)" ]; then $(MAKE) --no-print-directory image-base; fi
 	rm -rf bin/image && mkdir -p bin/image
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_IMAGE) go build -trimpath -ldflags "-s -w" -o bin/image/attestd ./cmd/attestd
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_IMAGE) go build -trimpath -ldflags "-s -w $(STAMP)" -o bin/image/attestd ./cmd/attestd
 	$(PODMAN) build -f Containerfile -t $(IMAGE) \
 	  --build-arg BASE=$(BASE) --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 	  --build-arg CREATED=$$(git log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ) \

@@ -19,9 +19,9 @@ const module = "github.com/attestd/attestd/"
 // translate → gen. The README's "Layout" section shows the same picture.
 var layers = [][]string{
 	// Leaves: errors, limits, the verbatim hand-over, TLS and tokens,
-	// buckets, the breaker, settings.
+	// buckets, the breaker, settings, the build's version.
 	{"internal/apierr", "internal/jsonlimit", "internal/verbatim", "internal/security", "internal/ratelimit",
-		"internal/upstream/breaker", "internal/config"},
+		"internal/upstream/breaker", "internal/config", "internal/version"},
 	// The wire: JSON ↔ protobuf, and the gRPC codec.
 	{"internal/translate", "internal/codec"},
 	// Stytch's client.

@@ -14,12 +14,17 @@ import (
 	"github.com/attestd/attestd/emulator/demo"
 	"github.com/attestd/attestd/emulator/seed"
 	"github.com/attestd/attestd/internal/server"
+	"github.com/attestd/attestd/internal/version"
 )
 
 // run dispatches on the subcommand; without one it is the service.
+// --version (or -version) prints the build's version, commit and Go version.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
+		case "--version", "-version":
+			fmt.Fprintln(stdout, version.Get())
+			return 0
 		case "emulator":
 			return runEmulator(ctx, args[1:], getenv, stderr)
 		case "demo-token":

@@ -1,6 +1,7 @@
 // Command attestd serves Stytch's B2B session attestation over gRPC and REST.
 // `attestd emulator` serves the Stytch emulator on its own, and
-// `attestd demo-token` mints tokens the emulator's demo profiles accept.
+// `attestd demo-token` mints tokens the emulator's demo profiles accept;
+// `attestd --version` prints the version, commit and Go version.
 // See the README for configuration.
 package main
 

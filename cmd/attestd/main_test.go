@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,8 @@ func TestBinaryConfigErrors(t *testing.T) {
 		{[]string{"STYTCH_SECRET=s3cr3t-value"}, "STYTCH_PROJECT_ID: not set"},
 		{[]string{"STYTCH_PROJECT_ID=project-test-x", "STYTCH_SECRET=s3cr3t-value", "ATTESTD_UPSTREAM_TIMEOUT=soon"}, "ATTESTD_UPSTREAM_TIMEOUT"},
 		{[]string{"STYTCH_PROJECT_ID=project-test-x", "STYTCH_SECRET=s3cr3t-value", "STYTCH_BASE_URL=ftp://x"}, "STYTCH_BASE_URL"},
+		{[]string{"ATTESTD_MODE=stytch"}, "STYTCH_PROJECT_ID: not set; ATTESTD_MODE=stytch needs the Stytch credentials"},
+		{[]string{"ATTESTD_MODE=emulator", "STYTCH_PROJECT_ID=project-test-x", "STYTCH_SECRET=s3cr3t-value"}, "STYTCH_PROJECT_ID: set with ATTESTD_MODE=emulator"},
 	}
 	for _, tc := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -121,6 +124,30 @@ func TestBinaryConfigErrors(t *testing.T) {
 		}
 		if strings.Contains(text, "s3cr3t-value") {
 			t.Errorf("the secret is printed: %q", text)
+		}
+	}
+}
+
+// TestBinaryVersion: --version and -version print the version, commit and
+// Go version on one line and exit 0; -ldflags -X stamps the first two.
+func TestBinaryVersion(t *testing.T) {
+	stamped := filepath.Join(t.TempDir(), "attestd")
+	const pkg = "github.com/attestd/attestd/internal/version"
+	build := exec.Command("go", "build", "-ldflags", "-X "+pkg+".version=9.8.7 -X "+pkg+".commit=0123abcd", "-o", stamped, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, c := range []struct{ bin, arg, want string }{
+		{binary, "--version", "attestd "},
+		{binary, "-version", "attestd "},
+		{stamped, "--version", "attestd 9.8.7 (commit 0123abcd, go"},
+	} {
+		out, err := exec.Command(c.bin, c.arg).Output()
+		if err != nil {
+			t.Errorf("%s %s: %v", c.bin, c.arg, err)
+		}
+		if line := string(out); !strings.HasPrefix(line, c.want) || strings.Count(line, "\n") != 1 || !strings.Contains(line, "(commit ") {
+			t.Errorf("%s %s printed %q, want a line starting %q", c.bin, c.arg, line, c.want)
 		}
 	}
 }

@@ -134,8 +134,11 @@ func runArgs(t *testing.T, d *appsv1.Deployment, image, name string) []string {
 			t.Fatalf("env %s: valueFrom cannot be reproduced here", e.Name)
 		}
 		if e.Name == "ATTESTD_MODE" {
-			// Emulator mode, with ATTESTD_MODE unset, until attestd reads it.
-			t.Logf("env %s=%s: left unset (attestd does not read ATTESTD_MODE yet)", e.Name, e.Value)
+			// No Stytch here: the same container on the embedded emulator,
+			// which ATTESTD_MODE=stytch would refuse to start without
+			// credentials.
+			t.Logf("env %s=%s: run as %s=emulator (no Stytch credentials here)", e.Name, e.Value, e.Name)
+			args = append(args, "-e", e.Name+"=emulator")
 			continue
 		}
 		args = append(args, "-e", e.Name+"="+e.Value)

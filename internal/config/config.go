@@ -19,11 +19,18 @@ import (
 
 // Config is attestd's complete configuration.
 type Config struct {
+	// Mode is auto, stytch or emulator (ATTESTD_MODE): stytch requires the
+	// Stytch credentials, emulator refuses them, auto (the default) runs
+	// the embedded emulator when none are set. See EffectiveMode.
+	Mode string
 	// ProjectID is the Stytch project ID (STYTCH_PROJECT_ID).
 	ProjectID string
 	// Secret is the Stytch project secret (STYTCH_SECRET or the contents of
 	// STYTCH_SECRET_FILE). Never printed.
 	Secret Secret
+	// SecretFile is where Secret was read from (STYTCH_SECRET_FILE), ""
+	// when it was given directly; the server re-reads it when it changes.
+	SecretFile string
 	// BaseURL is Stytch's API base (STYTCH_BASE_URL); empty means the SDKs'
 	// default for the project ID (test or live host).
 	BaseURL string
@@ -130,6 +137,7 @@ const (
 // equal (config imports none of the request path's packages).
 func Default() Config {
 	return Config{
+		Mode:                     ModeAuto,
 		GRPCAddr:                 ":50051",
 		HTTPAddr:                 ":8080",
 		UpstreamTimeout:          10 * time.Second,
@@ -199,8 +207,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	// Read once flags and environment have settled which file: one that a
 	// flag overrides is never opened.
-	if src.secretFile != "" {
-		b, err := os.ReadFile(src.secretFile)
+	if src.SecretFile != "" {
+		b, err := os.ReadFile(src.SecretFile)
 		if err != nil {
 			return src.Config, &Error{"STYTCH_SECRET_FILE", "cannot be read: " + err.Error()}
 		}
@@ -209,8 +217,51 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	return src.Config, src.Validate()
 }
 
+// The modes ATTESTD_MODE takes.
+const (
+	// ModeAuto runs on Stytch with credentials, on the embedded emulator
+	// without: the newcomer's default.
+	ModeAuto = "auto"
+	// ModeStytch runs on Stytch; missing credentials are a start-up error.
+	ModeStytch = "stytch"
+	// ModeEmulator runs on the embedded emulator, for development; Stytch
+	// credentials are refused, so a production secret is never ignored.
+	ModeEmulator = "emulator"
+)
+
+// validateMode checks ATTESTD_MODE against the credentials.
+func (c Config) validateMode() error {
+	switch c.Mode {
+	case ModeAuto:
+	case ModeStytch:
+		switch {
+		case c.ProjectID == "":
+			return &Error{"STYTCH_PROJECT_ID", "not set; ATTESTD_MODE=stytch needs the Stytch credentials (STYTCH_PROJECT_ID and STYTCH_SECRET or STYTCH_SECRET_FILE)"}
+		case c.Secret == "" && c.SecretFile != "":
+			return &Error{"STYTCH_SECRET_FILE", fmt.Sprintf("%s is empty; ATTESTD_MODE=stytch needs the Stytch secret", c.SecretFile)}
+		case c.Secret == "":
+			return &Error{"STYTCH_SECRET (or STYTCH_SECRET_FILE)", "not set; ATTESTD_MODE=stytch needs the Stytch credentials (STYTCH_PROJECT_ID and STYTCH_SECRET or STYTCH_SECRET_FILE)"}
+		}
+	case ModeEmulator:
+		for _, set := range []struct {
+			env string
+			on  bool
+		}{{"STYTCH_PROJECT_ID", c.ProjectID != ""}, {"STYTCH_SECRET", c.Secret != ""}, {"STYTCH_SECRET_FILE", c.SecretFile != ""}, {"STYTCH_BASE_URL", c.BaseURL != ""}} {
+			if set.on {
+				return &Error{set.env, "set with ATTESTD_MODE=emulator, which never calls Stytch: unset it, or use ATTESTD_MODE=stytch (or auto)"}
+			}
+		}
+	default:
+		return &Error{"ATTESTD_MODE", fmt.Sprintf("%q is not auto, stytch or emulator", c.Mode)}
+	}
+	return nil
+}
+
 // Validate checks every setting and names the first one at fault.
 func (c Config) Validate() error {
+	if err := c.validateMode(); err != nil {
+		return err
+	}
 	switch {
 	case c.ProjectID != "" && c.Secret == "":
 		return &Error{"STYTCH_SECRET (or STYTCH_SECRET_FILE)", "not set; set it with STYTCH_PROJECT_ID to use Stytch, or unset both to run on the embedded emulator"}
@@ -330,9 +381,21 @@ func (c Config) AllowedClients() []string {
 	return out
 }
 
-// Emulated reports emulator mode: no Stytch credentials, so attestd starts
-// the embedded Stytch emulator and uses it as its upstream.
-func (c Config) Emulated() bool { return c.ProjectID == "" && c.Secret == "" }
+// Emulated reports emulator mode: ATTESTD_MODE=emulator, or auto without
+// Stytch credentials, so attestd starts the embedded Stytch emulator and
+// uses it as its upstream.
+func (c Config) Emulated() bool {
+	return c.Mode == ModeEmulator || (c.Mode != ModeStytch && c.ProjectID == "" && c.Secret == "")
+}
+
+// EffectiveMode is the mode attestd runs in, auto resolved: stytch or
+// emulator.
+func (c Config) EffectiveMode() string {
+	if c.Emulated() {
+		return ModeEmulator
+	}
+	return ModeStytch
+}
 
 // StytchBaseURL is the effective Stytch base URL ("" in emulator mode, where
 // the emulator's address is known only once it listens): STYTCH_BASE_URL, or
@@ -352,15 +415,10 @@ func (c Config) StytchBaseURL() string {
 }
 
 // LogValue prints the configuration with the secret redacted, so the whole
-// struct can be logged at start-up: the mode, then every setting of the
-// table under its key.
+// struct can be logged at start-up: every setting of the table under its
+// key, the effective mode (stytch or emulator) first.
 func (c Config) LogValue() slog.Value {
-	mode := "stytch"
-	if c.Emulated() {
-		mode = "emulator"
-	}
-	attrs := make([]slog.Attr, 1, 1+len(settings))
-	attrs[0] = slog.String("mode", mode)
+	attrs := make([]slog.Attr, 0, len(settings))
 	src := source{Config: c}
 	for _, s := range settings {
 		if key := s.logKey(); key != "" {

@@ -118,11 +118,13 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_BREAKER_COOLDOWN", "5s",
 		"ATTESTD_ADMIN_ADDR", "127.0.0.1:6003",
 		"ATTESTD_ADMIN_PPROF", "true",
+		"ATTESTD_MODE", "stytch",
 	))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	want := config.Config{
+		Mode:                     "stytch",
 		ProjectID:                "project-live-11111111-1111-4111-8111-111111111111",
 		Secret:                   "secret-live-env",
 		BaseURL:                  "http://127.0.0.1:9999/",
@@ -210,13 +212,16 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-breaker-slow-call", "500ms",
 		"-breaker-cooldown", "1s",
 		"-admin-addr", "off",
+		"-mode", "stytch",
 	}, getenv)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	want := config.Config{
+		Mode:                     "stytch",
 		ProjectID:                "project-live-flag",
 		Secret:                   "secret-from-flag-file",
+		SecretFile:               flagFile,
 		BaseURL:                  "https://flag.example/prefix",
 		GRPCAddr:                 "127.0.0.1:7001",
 		HTTPAddr:                 "127.0.0.1:7002",
@@ -584,4 +589,56 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestExplicitMode: ATTESTD_MODE=stytch makes missing or empty credentials
+// a configuration error naming the setting; ATTESTD_MODE=emulator refuses
+// any Stytch credential; auto keeps the newcomer's default.
+func TestExplicitMode(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct {
+		name    string
+		args    []string
+		getenv  func(string) string
+		setting string
+	}{
+		{"stytch without credentials", []string{"-mode", "stytch"}, env("STYTCH_PROJECT_ID", "", "STYTCH_SECRET", ""), "STYTCH_PROJECT_ID"},
+		{"stytch without secret", nil, env("ATTESTD_MODE", "stytch", "STYTCH_SECRET", ""), "STYTCH_SECRET (or STYTCH_SECRET_FILE)"},
+		{"stytch with an empty secret file", nil, env("ATTESTD_MODE", "stytch", "STYTCH_SECRET", "", "STYTCH_SECRET_FILE", empty), "STYTCH_SECRET_FILE"},
+		{"emulator with credentials", []string{"-mode", "emulator"}, env(), "STYTCH_PROJECT_ID"},
+		{"emulator with a secret", nil, env("ATTESTD_MODE", "emulator", "STYTCH_PROJECT_ID", ""), "STYTCH_SECRET"},
+		{"emulator with a base URL", nil, env("ATTESTD_MODE", "emulator", "STYTCH_PROJECT_ID", "", "STYTCH_SECRET", "", "STYTCH_BASE_URL", "https://x.example"), "STYTCH_BASE_URL"},
+		{"unknown mode", []string{"-mode", "production"}, env(), "ATTESTD_MODE"},
+	}
+	for _, c := range bad {
+		_, err := config.Load(c.args, c.getenv)
+		var cfgErr *config.Error
+		if !errors.As(err, &cfgErr) || cfgErr.Setting != c.setting {
+			t.Errorf("%s: Load = %v, want a configuration error naming %s", c.name, err, c.setting)
+		}
+	}
+	good := []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+		mode   string
+	}{
+		{"auto with credentials", nil, env(), "stytch"},
+		{"auto without", nil, env("STYTCH_PROJECT_ID", "", "STYTCH_SECRET", ""), "emulator"},
+		{"stytch", []string{"-mode=stytch"}, env(), "stytch"},
+		{"emulator", nil, env("ATTESTD_MODE", "emulator", "STYTCH_PROJECT_ID", "", "STYTCH_SECRET", ""), "emulator"},
+	}
+	for _, c := range good {
+		cfg, err := config.Load(c.args, c.getenv)
+		if err != nil {
+			t.Errorf("%s: Load: %v", c.name, err)
+			continue
+		}
+		if cfg.EffectiveMode() != c.mode || cfg.Emulated() != (c.mode == "emulator") || !strings.Contains(cfg.String(), "mode="+c.mode) {
+			t.Errorf("%s: EffectiveMode %q, Emulated %v, logged %s; want %s", c.name, cfg.EffectiveMode(), cfg.Emulated(), cfg, c.mode)
+		}
+	}
 }

@@ -26,19 +26,20 @@ type setting struct {
 	show func(Config) slog.Value
 }
 
-// source is what Load fills: the configuration, and the name of the file
-// the secret is read from once flags and environment have settled it.
+// source is what Load fills: the configuration.
 type source struct {
 	Config
-	secretFile string
 }
 
 // settings lists every setting, in the order LogValue prints them.
 var settings = []setting{
+	// The log shows the effective mode (stytch or emulator), auto resolved.
+	{env: "ATTESTD_MODE", usage: "auto, stytch or emulator", field: func(s *source) value { return text(&s.Mode) },
+		show: func(c Config) slog.Value { return slog.StringValue(c.EffectiveMode()) }},
 	{env: "STYTCH_PROJECT_ID", usage: "Stytch project ID", field: func(s *source) value { return text(&s.ProjectID) }},
 	// No flag: a process's arguments are visible to every local user.
 	{env: "STYTCH_SECRET", flag: "-", usage: "Stytch project secret", field: func(s *source) value { return secret(&s.Secret) }},
-	{env: "STYTCH_SECRET_FILE", key: "-", usage: "file holding the Stytch secret", field: func(s *source) value { return text(&s.secretFile) }},
+	{env: "STYTCH_SECRET_FILE", key: "-", usage: "file holding the Stytch secret", field: func(s *source) value { return text(&s.SecretFile) }},
 	// The log shows the effective URL, a default host included, without
 	// any userinfo.
 	{env: "STYTCH_BASE_URL", key: "stytch_base_url", usage: "Stytch API base URL", field: func(s *source) value { return text(&s.BaseURL) },

@@ -22,6 +22,7 @@ type Admin struct {
 	srv   *http.Server
 	lis   net.Listener
 	ready atomic.Bool
+	note  atomic.Pointer[string]
 	done  chan error
 
 	mu sync.Mutex
@@ -49,7 +50,11 @@ func NewAdmin(addr string, m *Metrics, withPprof bool) (*Admin, error) {
 			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		body := "ready\n"
+		if note := a.note.Load(); note != nil {
+			body = "ready (" + *note + ")\n"
+		}
+		_, _ = w.Write([]byte(body))
 	})
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -75,6 +80,10 @@ func (a *Admin) Addr() net.Addr { return a.lis.Addr() }
 // SetReady flips /readyz: whether attestd is serving at all (false before
 // start and from the start of shutdown).
 func (a *Admin) SetReady(ready bool) { a.ready.Store(ready) }
+
+// SetNote labels a ready /readyz answer: "ready (note)". Emulator mode
+// says it is one, so a probe's body tells a development replica apart.
+func (a *Admin) SetNote(note string) { a.note.Store(&note) }
 
 // SetCondition records one condition readiness depends on besides serving:
 // while any is false, /readyz answers 503 with the reasons. name identifies

@@ -48,6 +48,8 @@ type Metrics struct {
 	callDuration    *prometheus.HistogramVec
 	upstreamLatency *prometheus.HistogramVec
 	rateLimited     *prometheus.CounterVec
+	fileReloads     *prometheus.CounterVec
+	fileStale       *prometheus.GaugeVec
 }
 
 // UpstreamState reads the upstream client's live state.
@@ -84,8 +86,16 @@ func NewMetrics(version string, drift *DriftLog) *Metrics {
 			Name: "attestd_rate_limited_total",
 			Help: "Calls refused by the per-caller rate limit, by reason (caller: over its rate; auth_failure: too many failed authentications from an address).",
 		}, []string{"reason"}),
+		fileReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "attestd_file_reloads_total",
+			Help: "Reloads of a file read again on change or SIGHUP (file: stytch_secret, auth_tokens), by result (ok, error: the previous value stays in use).",
+		}, []string{"file", "result"}),
+		fileStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "attestd_file_reload_failing",
+			Help: "1 while the latest reload of the file failed and its previous value stays in use, else 0.",
+		}, []string{"file"}),
 	}
-	m.Registry.MustRegister(m.calls, m.callDuration, m.upstreamLatency, m.rateLimited,
+	m.Registry.MustRegister(m.calls, m.callDuration, m.upstreamLatency, m.rateLimited, m.fileReloads, m.fileStale,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "attestd_build_info", Help: "Always 1; the version label says which attestd runs.",
@@ -122,6 +132,34 @@ func (m *Metrics) WatchUpstream(up UpstreamState) {
 			}
 			return 0
 		}))
+}
+
+// SetMode registers attestd_mode{mode} at 1: the mode attestd runs in
+// (stytch or emulator), for alerts on a production replica in emulator mode.
+// Called once.
+func (m *Metrics) SetMode(mode string) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "attestd_mode", Help: "Always 1; the mode label says whether attestd calls Stytch (stytch) or its embedded emulator (emulator: fake sessions, not for production).",
+		ConstLabels: prometheus.Labels{"mode": mode},
+	}, func() float64 { return 1 }))
+}
+
+// WatchFile makes a reloaded file's series present from the start, at 0.
+func (m *Metrics) WatchFile(file string) {
+	m.fileReloads.WithLabelValues(file, "ok")
+	m.fileReloads.WithLabelValues(file, "error")
+	m.fileStale.WithLabelValues(file).Set(0)
+}
+
+// FileReload records a reload of file: err nil for a success.
+func (m *Metrics) FileReload(file string, err error) {
+	if err != nil {
+		m.fileReloads.WithLabelValues(file, "error").Inc()
+		m.fileStale.WithLabelValues(file).Set(1)
+		return
+	}
+	m.fileReloads.WithLabelValues(file, "ok").Inc()
+	m.fileStale.WithLabelValues(file).Set(0)
 }
 
 // Call records one finished call.

@@ -16,9 +16,12 @@ const minTokenLen = 16
 
 // Tokens are the callers' bearer tokens. Only SHA-256 hashes are kept, and
 // a presented token is compared with every entry in constant time, so
-// neither memory nor timing gives a token away.
+// neither memory nor timing gives a token away. Tokens from WatchTokens
+// follow their file.
 type Tokens struct {
 	entries []tokenEntry
+	// file, when set, holds the entries in use instead (WatchTokens).
+	file *File[*Tokens]
 }
 
 type tokenEntry struct {
@@ -40,6 +43,35 @@ func LoadTokens(path string) (*Tokens, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return t, nil
+}
+
+// WatchTokens is LoadTokens kept current: the file is re-read when it
+// changes and on Reload, so a rotated token takes effect without a restart;
+// a file that no longer parses keeps the previous tokens in use. report is
+// as for WatchFile.
+func WatchTokens(path string, report func(error)) (*Tokens, error) {
+	f, err := WatchFile(path, ParseTokens, report)
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{file: f}, nil
+}
+
+// current is the token set in use.
+func (t *Tokens) current() *Tokens {
+	if t.file != nil {
+		return t.file.Get()
+	}
+	return t
+}
+
+// Reload re-reads the file of Tokens from WatchTokens (SIGHUP); others have
+// none to read.
+func (t *Tokens) Reload() error {
+	if t.file == nil {
+		return nil
+	}
+	return t.file.Reload()
 }
 
 // ParseTokens is LoadTokens on bytes.
@@ -78,7 +110,7 @@ func ParseTokens(data []byte) (*Tokens, error) {
 // compared, whether or not an earlier one matched.
 func (t *Tokens) Authenticate(token string) (name string, ok bool) {
 	sum := sha256.Sum256([]byte(token))
-	for _, e := range t.entries {
+	for _, e := range t.current().entries {
 		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
 			name, ok = e.name, true
 		}
@@ -87,7 +119,7 @@ func (t *Tokens) Authenticate(token string) (name string, ok bool) {
 }
 
 // Len is the number of callers.
-func (t *Tokens) Len() int { return len(t.entries) }
+func (t *Tokens) Len() int { return len(t.current().entries) }
 
 // Fingerprint identifies a secret in logs without revealing it: the first
 // 12 hex digits of its SHA-256.

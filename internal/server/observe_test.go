@@ -36,6 +36,7 @@ import (
 	"github.com/attestd/attestd/internal/server"
 	"github.com/attestd/attestd/internal/stytchtest"
 	"github.com/attestd/attestd/internal/testkit/logsink"
+	"github.com/attestd/attestd/internal/version"
 )
 
 // The IdP token validRequest and validJSON carry.
@@ -263,7 +264,13 @@ func checkCardinality(t *testing.T, fams map[string]*dto.MetricFamily) {
 					case "reason":
 						ok = v == "caller" || v == "auth_failure"
 					case "version":
-						ok = v == server.Version
+						ok = v == version.Version()
+					case "mode":
+						ok = v == "stytch" || v == "emulator"
+					case "file":
+						ok = v == "stytch_secret" || v == "auth_tokens"
+					case "result":
+						ok = v == "ok" || v == "error"
 					case "path":
 						ok = len(v) <= 256 // drift paths; the log folds past 256 into "(other)"
 					}
@@ -350,8 +357,8 @@ func TestMetricsScrape(t *testing.T) {
 	if v := gauge(t, fams, "attestd_upstream_queued"); v != 0 {
 		t.Errorf("attestd_upstream_queued = %v, want 0", v)
 	}
-	if m := series(t, fams, "attestd_build_info", map[string]string{"version": server.Version}); m.GetGauge().GetValue() != 1 {
-		t.Errorf("attestd_build_info{version=%q} = %v", server.Version, m.GetGauge().GetValue())
+	if m := series(t, fams, "attestd_build_info", map[string]string{"version": version.Version()}); m.GetGauge().GetValue() != 1 {
+		t.Errorf("attestd_build_info{version=%q} = %v", version.Version(), m.GetGauge().GetValue())
 	}
 	for _, r := range []string{"caller", "auth_failure"} {
 		if series(t, fams, "attestd_rate_limited_total", map[string]string{"reason": r}) == nil {

@@ -50,8 +50,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return 0
 }
 
-// reloadOnSIGHUP reloads the TLS certificate on SIGHUP (files are also
-// re-read on their own when they change). It returns the stop function.
+// reloadOnSIGHUP reloads the TLS certificate, the caller tokens and the
+// Stytch secret file on SIGHUP (they are also re-read on their own when
+// they change). It returns the stop function.
 func reloadOnSIGHUP(s *Server, log *slog.Logger) func() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -62,9 +63,10 @@ func reloadOnSIGHUP(s *Server, log *slog.Logger) func() {
 			case <-hup:
 				if err := s.ReloadTLS(); err != nil {
 					log.Error("TLS reload failed; the previous certificate stays in use", "error", err.Error())
-				} else {
+				} else if s.reloader != nil {
 					log.Info("TLS certificate reloaded")
 				}
+				_ = s.ReloadFiles() // each reload is logged as it happens
 			case <-done:
 				return
 			}

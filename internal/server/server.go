@@ -34,10 +34,8 @@ import (
 	"github.com/attestd/attestd/internal/observe"
 	"github.com/attestd/attestd/internal/security"
 	"github.com/attestd/attestd/internal/upstream"
+	"github.com/attestd/attestd/internal/version"
 )
-
-// Version is reported in the User-Agent sent to Stytch.
-const Version = "0.1.0"
 
 // Server is attestd: built by New (nothing bound yet), serving after Serve,
 // stopped by Shutdown.
@@ -58,6 +56,10 @@ type Server struct {
 	admin    *observe.Admin     // nil when ATTESTD_ADMIN_ADDR=off, or until Serve
 	tls      *tls.Config        // nil: plaintext
 	reloader *security.Reloader // nil without TLS
+	tokens   *security.Tokens   // nil without bearer tokens
+	// secret follows STYTCH_SECRET_FILE; nil without one (or in emulator
+	// mode).
+	secret   *security.File[string]
 	creds    *credentialsWatch
 	serveErr chan error
 
@@ -113,20 +115,22 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 	}()
 	// The OTLP exporters read their own OTEL_* settings from the process
 	// environment, so whether tracing is on is decided from it too.
-	if s.tracing, err = observe.NewTracing(ctx, os.Getenv, Version, o.spanExporter); err != nil {
+	if s.tracing, err = observe.NewTracing(ctx, os.Getenv, version.Version(), o.spanExporter); err != nil {
 		return nil, &config.Error{Setting: "OTEL_*", Problem: err.Error()}
 	}
-	s.metrics = observe.NewMetrics(Version, s.drift)
+	s.metrics = observe.NewMetrics(version.Version(), s.drift)
+	s.metrics.SetMode(cfg.EffectiveMode())
+	report := fileReports(log, s.metrics)
 
 	validator, err := protovalidate.New(protovalidate.WithMessages(&b2bsessionv1.AttestRequest{}))
 	if err != nil {
 		return nil, fmt.Errorf("build request validator: %w", err)
 	}
-	pol, err := loadPolicy(cfg, log)
+	pol, err := loadPolicy(cfg, log, report)
 	if err != nil {
 		return nil, err
 	}
-	s.tls, s.reloader, s.bearerTokens = pol.tls, pol.reloader, pol.chain.Auth.Tokens != nil
+	s.tls, s.reloader, s.tokens, s.bearerTokens = pol.tls, pol.reloader, pol.chain.Auth.Tokens, pol.chain.Auth.Tokens != nil
 	pol.chain.Metrics = s.metrics
 	pol.chain.Audit = log.With("log_type", "audit")
 	callLog := middleware.NewCallLog(log)
@@ -157,6 +161,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 	if cfg.Emulated() {
 		if s.emulator, up, err = startEmulator(cfg, log); err != nil {
 			return nil, err
+		}
+	} else if cfg.SecretFile != "" {
+		// Read again as it changes: a rotated Secret needs no restart.
+		if s.secret, err = security.WatchFile(cfg.SecretFile, secretFromFile, report(stytchSecretFile)); err != nil {
+			return nil, &config.Error{Setting: "STYTCH_SECRET_FILE", Problem: err.Error()}
 		}
 	}
 	s.creds = newCredentialsWatch(log, up.projectID)
@@ -201,13 +210,18 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 // options, calling target up and reporting to s's drift log, metrics,
 // tracing and credentials watch.
 func upstreamOptions(cfg config.Config, up target, s *Server) upstream.Options {
+	var secretSource func() string
+	if s.secret != nil {
+		secretSource = s.secret.Get
+	}
 	return upstream.Options{
 		BaseURL:             up.baseURL,
 		ProjectID:           up.projectID,
 		Secret:              up.secret,
+		SecretSource:        secretSource,
 		Timeout:             cfg.UpstreamTimeout,
 		MaxResponseBytes:    cfg.MaxUpstreamResponseBytes,
-		UserAgent:           "attestd/" + Version,
+		UserAgent:           "attestd/" + version.Version(),
 		Drift:               s.drift,
 		MaxConcurrent:       cfg.UpstreamMaxConcurrent,
 		MaxQueue:            queue(cfg.UpstreamMaxQueue),
@@ -243,12 +257,19 @@ func (s *Server) Serve() error {
 		}
 	}()
 	if s.admin != nil {
+		if s.cfg.Emulated() {
+			s.admin.SetNote("emulator mode: fake sessions, not for production")
+		}
 		s.admin.SetReady(true)
 	}
 	s.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(b2bsessionv1.SessionService_ServiceDesc.ServiceName, grpc_health_v1.HealthCheckResponse_SERVING)
 	s.creds.run(s.upstream, s.admin, s.health)
+	v := version.Get()
 	s.log.Info("attestd serving",
+		"version", v.Version,
+		"commit", v.Commit,
+		"mode", s.cfg.EffectiveMode(),
 		"grpc_addr", s.grpcLis.Addr().String(),
 		"http_addr", s.httpLis.Addr().String(),
 		"tls", s.tls != nil,
@@ -309,6 +330,21 @@ func (s *Server) ReloadTLS() error {
 		return nil
 	}
 	return s.reloader.Reload()
+}
+
+// ReloadFiles reads the caller tokens and the Stytch secret file again
+// (SIGHUP; they are also re-read when they change), each reload logged and
+// counted. A failure keeps that file's previous value in use; the errors
+// are joined.
+func (s *Server) ReloadFiles() error {
+	var errs []error
+	if s.tokens != nil {
+		errs = append(errs, s.tokens.Reload())
+	}
+	if s.secret != nil {
+		errs = append(errs, s.secret.Reload())
+	}
+	return errors.Join(errs...)
 }
 
 // GRPCAddr is the bound gRPC address.

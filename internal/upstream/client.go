@@ -72,6 +72,10 @@ type Options struct {
 	BaseURL string
 	// ProjectID and Secret are the project's Basic-auth credentials.
 	ProjectID, Secret string
+	// SecretSource, when set, is asked for the secret on every request
+	// instead of Secret, so a rotated secret file is used from the next
+	// request on; it must be cheap and must not block.
+	SecretSource func() string
 	// Timeout caps each call to Attest, queueing for a slot, every attempt
 	// and every wait between attempts included; the caller's deadline may
 	// shorten it.
@@ -164,15 +168,41 @@ type Client struct {
 	opts       Options
 	url        string
 	authHeader string
-	http       *http.Client
-	breaker    *breaker.Breaker // nil when turned off
-	limiter    *limiter
+	// auth caches the Authorization header of SecretSource's latest secret.
+	auth    atomic.Pointer[basicAuth]
+	http    *http.Client
+	breaker *breaker.Breaker // nil when turned off
+	limiter *limiter
 
 	// credentialsRejected: Stytch's last verdict on attestd's credentials
 	// was a rejection. Read without a lock on every call; credentialsMu
 	// orders the changes and their OnCredentials calls.
 	credentialsRejected atomic.Bool
 	credentialsMu       sync.Mutex
+}
+
+// basicAuth is a secret and the Authorization header it makes.
+type basicAuth struct{ secret, header string }
+
+// basic is the Basic Authorization header for the credentials.
+func basic(projectID, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(projectID+":"+secret))
+}
+
+// authorization is the Authorization header for this request: fixed, or
+// built from SecretSource's current secret (encoded again only when it
+// changes).
+func (c *Client) authorization() string {
+	if c.opts.SecretSource == nil {
+		return c.authHeader
+	}
+	secret := c.opts.SecretSource()
+	if a := c.auth.Load(); a != nil && a.secret == secret {
+		return a.header
+	}
+	a := &basicAuth{secret: secret, header: basic(c.opts.ProjectID, secret)}
+	c.auth.Store(a)
+	return a.header
 }
 
 // Defaults for Options left zero.
@@ -251,7 +281,7 @@ func New(opts Options) *Client {
 	c := &Client{
 		opts:       opts,
 		url:        strings.TrimSuffix(opts.BaseURL, "/") + AttestPath,
-		authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(opts.ProjectID+":"+opts.Secret)),
+		authHeader: basic(opts.ProjectID, opts.Secret),
 		// No http.Client.Timeout: the per-call context carries the budget.
 		// Redirects are not followed: following one re-sends the POST, which
 		// may already have created a session.
@@ -511,7 +541,7 @@ func (c *Client) newRequest(ctx context.Context, body io.Reader) (*http.Request,
 	if err != nil {
 		return nil, apierr.Internal.Wrap(err, "cannot build the upstream request")
 	}
-	req.Header.Set("Authorization", c.authHeader)
+	req.Header.Set("Authorization", c.authorization())
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if c.opts.UserAgent != "" {

@@ -300,3 +300,32 @@ func TestCredentialsVerdictToldOnce(t *testing.T) {
 	wg.Wait()
 	expect(t, client, v, false, true, false)
 }
+
+// TestSecretSourceRotates: with a SecretSource, each request carries the
+// secret it returns now: the secret file's rotation reaches Stytch on the
+// next call, and a rejection clears once the rotated secret is accepted.
+func TestSecretSourceRotates(t *testing.T) {
+	fake := newCredentialsFake(t, stytchtest.Secret)
+	var current atomic.Pointer[string]
+	set := func(s string) { current.Store(&s) }
+	set(wrongSecret)
+	v := &verdicts{}
+	client := newClient(t, fake.URL, func(o *upstream.Options) {
+		o.Secret, o.SecretSource, o.OnCredentials = "unused", func() string { return *current.Load() }, v.record
+	})
+	wantRejected.check(t, attest(t, client))
+	set(stytchtest.Secret)
+	if err := attest(t, client); err != nil {
+		t.Fatalf("Attest after the rotation: %v", err)
+	}
+	expect(t, client, v, false, true, false)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	want := []string{
+		"Basic " + base64.StdEncoding.EncodeToString([]byte(stytchtest.ProjectID+":"+wrongSecret)),
+		"Basic " + base64.StdEncoding.EncodeToString([]byte(stytchtest.ProjectID+":"+stytchtest.Secret)),
+	}
+	if !slices.Equal(fake.auths, want) {
+		t.Errorf("Authorization headers %q, want %q", fake.auths, want)
+	}
+}
