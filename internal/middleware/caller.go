@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -142,6 +143,54 @@ func identify(ctx context.Context, allowed []string) Caller {
 	return c
 }
 
+// ForwardedForHeader is the metadata key of the caller's address as
+// proxies report it: what a gRPC proxy sets, and what the REST gateway
+// forwards (the HTTP header's list with the REST peer appended).
+const ForwardedForHeader = "x-forwarded-for"
+
+// forwardedFor is the caller's address: peer itself, unless peer is one of
+// the trusted proxies; then the rightmost address of X-Forwarded-For that
+// is not a trusted proxy (each proxy appends the address it saw, so the
+// entries left of that one are the caller's to invent). With every entry
+// trusted it is the leftmost; an entry that is not an address stops the
+// walk at the trusted hop to its right.
+func forwardedFor(ctx context.Context, peer string, trusted []netip.Prefix) string {
+	if len(trusted) == 0 || !isTrusted(peer, trusted) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(metadata.ValueFromIncomingContext(ctx, ForwardedForHeader), ","), ",")
+	addr := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			if strings.TrimSpace(hops[i]) == "" && len(hops) == 1 {
+				break // no header
+			}
+			return addr
+		}
+		addr = a.Unmap().String()
+		if !isTrusted(addr, trusted) {
+			return addr
+		}
+	}
+	return addr
+}
+
+// isTrusted reports whether addr is in one of the trusted prefixes.
+func isTrusted(addr string, trusted []netip.Prefix) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // firstIncoming is the call's first value of a metadata key, or "".
 func firstIncoming(ctx context.Context, key string) string {
 	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
@@ -159,6 +208,10 @@ type AuthOptions struct {
 	// AllowedClients is the mutual-TLS allow-list: a certificate is known by
 	// the first of its identities on the list (else its first identity).
 	AllowedClients []string
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the
+	// caller's address (see forwardedFor); from any other peer the header
+	// is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // healthService is the gRPC health service, exempt from rate limits and
@@ -235,7 +288,9 @@ func basicCredentials(ctx context.Context) (user, password string, ok bool) {
 func authUnary(o AuthOptions, l Limiter, rec Recorder) grpc.UnaryServerInterceptor {
 	check := selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(bearer(o.Tokens, l, rec)), o.needsToken())
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		callOf(ctx).caller = identify(ctx, o.AllowedClients)
+		c := identify(ctx, o.AllowedClients)
+		c.Addr = forwardedFor(ctx, c.Addr, o.TrustedProxies)
+		callOf(ctx).caller = c
 		return check(ctx, req, info, handler)
 	}
 }
