@@ -22,10 +22,11 @@ var layers = [][]string{
 	// buckets, the breaker, settings, the build's version.
 	{"internal/apierr", "internal/jsonlimit", "internal/verbatim", "internal/security", "internal/ratelimit",
 		"internal/upstream/breaker", "internal/config", "internal/version"},
-	// The wire: JSON ↔ protobuf, and the gRPC codec.
-	{"internal/translate", "internal/codec"},
-	// Stytch's client.
-	{"internal/upstream"},
+	// The wire: JSON ↔ protobuf, and the gRPC codec; the fleet-wide
+	// limits on Redis (over the buckets).
+	{"internal/translate", "internal/codec", "internal/fleetlimit"},
+	// Stytch's client, and the JWKS cache beside it.
+	{"internal/upstream", "internal/jwks"},
 	// The service, and what observes it.
 	{"internal/attest", "internal/observe"},
 	// The interceptor chain both protocols run.

@@ -87,6 +87,26 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is each caller's burst above RateLimit (ATTESTD_RATE_BURST).
 	RateBurst int
+	// RedisURL, when set, makes RateLimit and UpstreamRateLimit hold for
+	// the whole fleet of replicas sharing it (ATTESTD_REDIS_URL); see
+	// internal/fleetlimit.
+	RedisURL string
+	// RedisPasswordFile holds the Redis password, which then overrides
+	// any in RedisURL (ATTESTD_REDIS_PASSWORD_FILE).
+	RedisPasswordFile string
+	// RedisTimeout bounds each Redis operation; past it, or on any Redis
+	// error, the local limits decide (ATTESTD_REDIS_TIMEOUT).
+	RedisTimeout time.Duration
+	// UpstreamRateLimit is the calls per second to Stytch allowed, every
+	// attempt counted, for the whole fleet with RedisURL, else per replica;
+	// 0 is no limit (ATTESTD_UPSTREAM_RATE_LIMIT).
+	UpstreamRateLimit float64
+	// UpstreamRateBurst is the burst above UpstreamRateLimit; 0 means the
+	// rate rounded up (ATTESTD_UPSTREAM_RATE_BURST).
+	UpstreamRateBurst int
+	// TrustedProxies lists the CIDRs (comma-separated) whose
+	// X-Forwarded-For names the caller (ATTESTD_TRUSTED_PROXIES).
+	TrustedProxies string
 	// MaxCallDeadline caps any call's deadline, whatever the caller asks
 	// (ATTESTD_MAX_CALL_DEADLINE).
 	MaxCallDeadline time.Duration
@@ -123,6 +143,9 @@ type Config struct {
 	// AdminPprof serves /debug/pprof/ on the admin listener
 	// (ATTESTD_ADMIN_PPROF).
 	AdminPprof bool
+	// JWKSMaxStale is how long past its expiry the last good JWKS is still
+	// served while Stytch cannot be reached; 0 never (ATTESTD_JWKS_MAX_STALE).
+	JWKSMaxStale time.Duration
 }
 
 // Stytch's hosts, chosen by project-ID prefix as Stytch's SDKs do.
@@ -150,6 +173,7 @@ func Default() Config {
 		EmulatorAddr:             "127.0.0.1:0",
 		AuthExempt:               "health",
 		RateBurst:                20,
+		RedisTimeout:             50 * time.Millisecond,
 		MaxCallDeadline:          30 * time.Second,
 		MaxMetadataBytes:         16 << 10,
 		UpstreamMaxConcurrent:    64,
@@ -160,6 +184,7 @@ func Default() Config {
 		BreakerSlowCall:          2 * time.Second,
 		BreakerCooldown:          10 * time.Second,
 		AdminAddr:                ":9464",
+		JWKSMaxStale:             time.Hour,
 	}
 }
 
@@ -315,6 +340,8 @@ func (c Config) Validate() error {
 		return &Error{"ATTESTD_RATE_BURST", "must be between 1 and 1000000"}
 	case c.MaxCallDeadline <= 0:
 		return &Error{"ATTESTD_MAX_CALL_DEADLINE", "must be positive"}
+	case c.JWKSMaxStale < 0 || c.JWKSMaxStale > 7*24*time.Hour:
+		return &Error{"ATTESTD_JWKS_MAX_STALE", "must be between 0 (never) and 168h"}
 	case c.MaxMetadataBytes < 1024 || c.MaxMetadataBytes > 1<<20:
 		return &Error{"ATTESTD_MAX_METADATA_BYTES", "must be between 1024 and 1048576"}
 	case c.UpstreamMaxConcurrent < 1 || c.UpstreamMaxConcurrent > 1e5:
@@ -331,6 +358,9 @@ func (c Config) Validate() error {
 		return &Error{"ATTESTD_BREAKER_WINDOW", "must be between 1s and 1h"}
 	case c.BreakerSlowCall <= 0:
 		return &Error{"ATTESTD_BREAKER_SLOW_CALL", "must be positive"}
+	}
+	if err := c.validateFleet(); err != nil {
+		return err
 	}
 	if _, _, err := c.Exempt(); err != nil {
 		return err

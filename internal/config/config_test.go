@@ -107,6 +107,12 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_AUTH_EXEMPT", "health,reflection",
 		"ATTESTD_RATE_LIMIT", "12.5",
 		"ATTESTD_RATE_BURST", "30",
+		"ATTESTD_REDIS_URL", "rediss://:pw@redis.internal:6380/2",
+		"ATTESTD_REDIS_PASSWORD_FILE", "/redis/password",
+		"ATTESTD_REDIS_TIMEOUT", "20ms",
+		"ATTESTD_UPSTREAM_RATE_LIMIT", "99.5",
+		"ATTESTD_UPSTREAM_RATE_BURST", "150",
+		"ATTESTD_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8",
 		"ATTESTD_MAX_CALL_DEADLINE", "20s",
 		"ATTESTD_MAX_METADATA_BYTES", "8192",
 		"ATTESTD_UPSTREAM_MAX_CONCURRENT", "8",
@@ -118,6 +124,7 @@ func TestLoadFromEnv(t *testing.T) {
 		"ATTESTD_BREAKER_COOLDOWN", "5s",
 		"ATTESTD_ADMIN_ADDR", "127.0.0.1:6003",
 		"ATTESTD_ADMIN_PPROF", "true",
+		"ATTESTD_JWKS_MAX_STALE", "10m",
 		"ATTESTD_MODE", "stytch",
 	))
 	if err != nil {
@@ -146,6 +153,12 @@ func TestLoadFromEnv(t *testing.T) {
 		AuthExempt:               "health,reflection",
 		RateLimit:                12.5,
 		RateBurst:                30,
+		RedisURL:                 "rediss://:pw@redis.internal:6380/2",
+		RedisPasswordFile:        "/redis/password",
+		RedisTimeout:             20 * time.Millisecond,
+		UpstreamRateLimit:        99.5,
+		UpstreamRateBurst:        150,
+		TrustedProxies:           "10.0.0.0/8, fd00::/8",
 		MaxCallDeadline:          20 * time.Second,
 		MaxMetadataBytes:         8192,
 		UpstreamMaxConcurrent:    8,
@@ -157,6 +170,7 @@ func TestLoadFromEnv(t *testing.T) {
 		BreakerCooldown:          5 * time.Second,
 		AdminAddr:                "127.0.0.1:6003",
 		AdminPprof:               true,
+		JWKSMaxStale:             10 * time.Minute,
 	}
 	if got != want {
 		t.Errorf("Load from env:\n got %s\nwant %s", fields(got), fields(want))
@@ -202,6 +216,10 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		"-auth-exempt", "none",
 		"-rate-limit", "2",
 		"-rate-burst", "4",
+		"-redis-url", "redis://127.0.0.1:6379",
+		"-redis-timeout", "1s",
+		"-upstream-rate-limit", "3",
+		"-trusted-proxies", "127.0.0.1",
 		"-max-call-deadline", "1m",
 		"-max-metadata-bytes", "4096",
 		"-upstream-max-concurrent", "2",
@@ -236,6 +254,10 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		AuthExempt:               "none",
 		RateLimit:                2,
 		RateBurst:                4,
+		RedisURL:                 "redis://127.0.0.1:6379",
+		RedisTimeout:             time.Second,
+		UpstreamRateLimit:        3,
+		TrustedProxies:           "127.0.0.1",
 		MaxCallDeadline:          time.Minute,
 		MaxMetadataBytes:         4096,
 		UpstreamMaxConcurrent:    2,
@@ -246,6 +268,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		BreakerSlowCall:          500 * time.Millisecond,
 		BreakerCooldown:          time.Second,
 		AdminAddr:                "off",
+		JWKSMaxStale:             time.Hour,
 	}
 	if got != want {
 		t.Errorf("flags over env:\n got %s\nwant %s", fields(got), fields(want))
@@ -640,5 +663,49 @@ func TestExplicitMode(t *testing.T) {
 		if cfg.EffectiveMode() != c.mode || cfg.Emulated() != (c.mode == "emulator") || !strings.Contains(cfg.String(), "mode="+c.mode) {
 			t.Errorf("%s: EffectiveMode %q, Emulated %v, logged %s; want %s", c.name, cfg.EffectiveMode(), cfg.Emulated(), cfg, c.mode)
 		}
+	}
+}
+
+// TestFleetSettings: the Redis URL, the upstream budget and the trusted
+// proxies are checked, and the Redis password never reaches the log.
+func TestFleetSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env     []string
+		setting string // "" when valid
+	}{
+		{[]string{"ATTESTD_REDIS_URL", "redis://localhost:6379"}, ""},
+		{[]string{"ATTESTD_REDIS_URL", "http://localhost:6379"}, "ATTESTD_REDIS_URL"},
+		{[]string{"ATTESTD_REDIS_URL", "redis://"}, "ATTESTD_REDIS_URL"},
+		{[]string{"ATTESTD_REDIS_PASSWORD_FILE", "/pw"}, "ATTESTD_REDIS_PASSWORD_FILE"},
+		{[]string{"ATTESTD_REDIS_TIMEOUT", "0s"}, "ATTESTD_REDIS_TIMEOUT"},
+		{[]string{"ATTESTD_UPSTREAM_RATE_LIMIT", "-1"}, "ATTESTD_UPSTREAM_RATE_LIMIT"},
+		{[]string{"ATTESTD_UPSTREAM_RATE_LIMIT", "NaN"}, "ATTESTD_UPSTREAM_RATE_LIMIT"},
+		{[]string{"ATTESTD_UPSTREAM_RATE_BURST", "5"}, "ATTESTD_UPSTREAM_RATE_BURST"},
+		{[]string{"ATTESTD_TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.7, ::1"}, ""},
+		{[]string{"ATTESTD_TRUSTED_PROXIES", "10.0.0.0/33"}, "ATTESTD_TRUSTED_PROXIES"},
+		{[]string{"ATTESTD_TRUSTED_PROXIES", "proxy.internal"}, "ATTESTD_TRUSTED_PROXIES"},
+	} {
+		_, err := config.Load(nil, env(tc.env...))
+		var cerr *config.Error
+		switch {
+		case tc.setting == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.setting != "" && (!errors.As(err, &cerr) || cerr.Setting != tc.setting):
+			t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.setting)
+		}
+	}
+	c, err := config.Load(nil, env("ATTESTD_REDIS_URL", "redis://user:hunter2@redis:6379/0", "ATTESTD_UPSTREAM_RATE_LIMIT", "2.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, "redis://REDACTED@redis:6379/0") {
+		t.Errorf("logged configuration: %s", s)
+	}
+	if b := c.UpstreamBurst(); b != 3 {
+		t.Errorf("upstream burst %d, want the rate rounded up: 3", b)
+	}
+	p, _ := config.Config{TrustedProxies: "10.1.2.3/8, 192.168.1.7"}.Proxies()
+	if fmt.Sprint(p) != "[10.0.0.0/8 192.168.1.7/32]" {
+		t.Errorf("proxies %v", p)
 	}
 }

@@ -63,6 +63,14 @@ var settings = []setting{
 	{env: "ATTESTD_AUTH_EXEMPT", usage: "health, reflection (comma-separated) or none", field: func(s *source) value { return text(&s.AuthExempt) }},
 	{env: "ATTESTD_RATE_LIMIT", usage: "calls per second per caller (0: off)", field: func(s *source) value { return number(&s.RateLimit) }},
 	{env: "ATTESTD_RATE_BURST", usage: "burst per caller", field: func(s *source) value { return count(&s.RateBurst) }},
+	// The log shows the URL without its userinfo (a password).
+	{env: "ATTESTD_REDIS_URL", usage: "Redis (redis:// or rediss://) that makes the rate limits fleet-wide", field: func(s *source) value { return text(&s.RedisURL) },
+		show: func(c Config) slog.Value { return slog.StringValue(redactURL(c.RedisURL)) }},
+	{env: "ATTESTD_REDIS_PASSWORD_FILE", usage: "file holding the Redis password", field: func(s *source) value { return text(&s.RedisPasswordFile) }},
+	{env: "ATTESTD_REDIS_TIMEOUT", usage: "bound on each Redis operation (then the local limits decide)", field: func(s *source) value { return duration(&s.RedisTimeout) }},
+	{env: "ATTESTD_UPSTREAM_RATE_LIMIT", usage: "calls per second to Stytch for the whole fleet, retries included (0: off)", field: func(s *source) value { return number(&s.UpstreamRateLimit) }},
+	{env: "ATTESTD_UPSTREAM_RATE_BURST", usage: "burst of calls to Stytch above the rate (0: the rate, rounded up)", field: func(s *source) value { return count(&s.UpstreamRateBurst) }},
+	{env: "ATTESTD_TRUSTED_PROXIES", usage: "CIDRs of proxies whose X-Forwarded-For names the caller, comma-separated", field: func(s *source) value { return text(&s.TrustedProxies) }},
 	{env: "ATTESTD_MAX_CALL_DEADLINE", usage: "cap on any call's deadline", field: func(s *source) value { return duration(&s.MaxCallDeadline) }},
 	{env: "ATTESTD_MAX_METADATA_BYTES", usage: "cap on a call's headers", field: func(s *source) value { return count(&s.MaxMetadataBytes) }},
 	{env: "ATTESTD_UPSTREAM_MAX_CONCURRENT", usage: "calls in flight to Stytch", field: func(s *source) value { return count(&s.UpstreamMaxConcurrent) }},
@@ -72,6 +80,7 @@ var settings = []setting{
 	{env: "ATTESTD_BREAKER_WINDOW", usage: "sliding window in which the breaker counts Stytch calls", field: func(s *source) value { return duration(&s.BreakerWindow) }},
 	{env: "ATTESTD_BREAKER_SLOW_CALL", usage: "time unanswered after which a Stytch call counts as failed even if its caller gives up", field: func(s *source) value { return duration(&s.BreakerSlowCall) }},
 	{env: "ATTESTD_BREAKER_COOLDOWN", usage: "time the circuit stays open", field: func(s *source) value { return duration(&s.BreakerCooldown) }},
+	{env: "ATTESTD_JWKS_MAX_STALE", usage: "how long past its expiry the last good JWKS is served while Stytch cannot be reached (0: never)", field: func(s *source) value { return duration(&s.JWKSMaxStale) }},
 	{env: "ATTESTD_ADMIN_ADDR", usage: "admin listener: /metrics, /healthz, /readyz (off: none)", field: func(s *source) value { return text(&s.AdminAddr) }},
 	{env: "ATTESTD_ADMIN_PPROF", usage: "serve /debug/pprof/ on the admin listener", field: func(s *source) value { return boolean(&s.AdminPprof) }},
 }

@@ -27,6 +27,7 @@ import (
 
 	b2bsessionv1 "github.com/attestd/attestd/gen/go/stytch/b2b/session/v1"
 	"github.com/attestd/attestd/internal/apierr"
+	"github.com/attestd/attestd/internal/jwks"
 	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/security"
 	"github.com/attestd/attestd/internal/translate"
@@ -125,14 +126,16 @@ func peerMetadata(_ context.Context, r *http.Request) metadata.MD {
 }
 
 // outgoingHeader returns the request IDs as X-Request-Id and
-// X-Stytch-Request-Id and nothing else: no Grpc-Metadata-* noise for
-// Stytch SDK callers.
+// X-Stytch-Request-Id, and GetJwks's caching answer as Cache-Control, and
+// nothing else: no Grpc-Metadata-* noise for Stytch SDK callers.
 func outgoingHeader(key string) (string, bool) {
 	switch key {
 	case middleware.RequestIDHeader:
 		return requestIDHeader, true
 	case middleware.StytchRequestIDHeader:
 		return stytchRequestIDHeader, true
+	case jwks.CacheControlHeader:
+		return "Cache-Control", true
 	}
 	return "", false
 }

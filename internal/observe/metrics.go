@@ -48,6 +48,9 @@ type Metrics struct {
 	callDuration    *prometheus.HistogramVec
 	upstreamLatency *prometheus.HistogramVec
 	rateLimited     *prometheus.CounterVec
+	fleetDecisions  *prometheus.CounterVec
+	redisErrors     prometheus.Counter
+	redisLatency    prometheus.Histogram
 	fileReloads     *prometheus.CounterVec
 	fileStale       *prometheus.GaugeVec
 }
@@ -84,7 +87,7 @@ func NewMetrics(version string, drift *DriftLog) *Metrics {
 		}, []string{"status", "error_type"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attestd_rate_limited_total",
-			Help: "Calls refused by the per-caller rate limit, by reason (caller: over its rate; auth_failure: too many failed authentications from an address).",
+			Help: "Calls refused by a rate limit, by reason (caller: over its rate; auth_failure: too many failed authentications from an address; upstream_budget: the budget on calls to Stytch is spent).",
 		}, []string{"reason"}),
 		fileReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attestd_file_reloads_total",
@@ -101,7 +104,21 @@ func NewMetrics(version string, drift *DriftLog) *Metrics {
 			Name: "attestd_build_info", Help: "Always 1; the version label says which attestd runs.",
 			ConstLabels: prometheus.Labels{"version": version},
 		}, func() float64 { return 1 }))
-	for _, r := range []string{"caller", "auth_failure"} {
+	m.fleetDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "attestd_fleet_limit_decisions_total",
+		Help: "Decisions of the fleet-wide limits on Redis, by limit (caller, upstream) and decision (allowed, refused: by the fleet's count; local_refused: by this replica's bucket, Redis not asked; fail_open: Redis failed, this replica's bucket decided).",
+	}, []string{"limit", "decision"})
+	m.redisErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "attestd_redis_errors_total",
+		Help: "Redis operations of the fleet-wide limits that failed or timed out (the local limits then decided).",
+	})
+	m.redisLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "attestd_redis_duration_seconds",
+		Help:    "Latency of each Redis operation of the fleet-wide limits, failed ones included.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
+	})
+	m.Registry.MustRegister(m.fleetDecisions, m.redisErrors, m.redisLatency)
+	for _, r := range []string{"caller", "auth_failure", "upstream_budget"} {
 		m.rateLimited.WithLabelValues(r) // present at 0 from the start
 	}
 	if drift != nil {
@@ -171,6 +188,21 @@ func (m *Metrics) Call(protocol, code, errorType string, took time.Duration) {
 // RateLimited records a rate-limit refusal.
 func (m *Metrics) RateLimited(reason string) { m.rateLimited.WithLabelValues(reason).Inc() }
 
+// RedisOp records one Redis operation of the fleet-wide limits
+// (fleetlimit.Observer).
+func (m *Metrics) RedisOp(took time.Duration, err error) {
+	m.redisLatency.Observe(took.Seconds())
+	if err != nil {
+		m.redisErrors.Inc()
+	}
+}
+
+// FleetDecision records one decision of a fleet-wide limit
+// (fleetlimit.Observer).
+func (m *Metrics) FleetDecision(limit, decision string) {
+	m.fleetDecisions.WithLabelValues(limit, decision).Inc()
+}
+
 // UpstreamAttempt records one HTTP attempt to Stytch (upstream.Options.Observe).
 func (m *Metrics) UpstreamAttempt(status int, errorType string, took time.Duration) {
 	m.upstreamLatency.WithLabelValues(strconv.Itoa(status), ErrorTypeLabel(errorType)).Observe(took.Seconds())
@@ -189,4 +221,54 @@ func (c driftCollector) Collect(ch chan<- prometheus.Metric) {
 	for path, n := range c.d.Counts() {
 		ch <- prometheus.MustNewConstMetric(driftDesc, prometheus.CounterValue, float64(n), path)
 	}
+}
+
+// JWKSMetrics are the JWKS cache's series (attestd_jwks_*), every one
+// labelled with the keys' source: "stytch", or "emulator" in emulator mode.
+type JWKSMetrics struct {
+	m         *Metrics
+	source    string
+	hits      prometheus.Counter
+	refreshes *prometheus.CounterVec
+}
+
+// JWKS registers the JWKS cache's counters for keys from source; the
+// staleness gauge follows with WatchStaleness, once the cache exists.
+func (m *Metrics) JWKS(source string) *JWKSMetrics {
+	labels := prometheus.Labels{"source": source}
+	j := &JWKSMetrics{
+		m:      m,
+		source: source,
+		hits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "attestd_jwks_cache_hits_total", Help: "JWKS calls served from the cache without waiting for a fetch.",
+			ConstLabels: labels,
+		}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name:        "attestd_jwks_refreshes_total",
+			Help:        "JWKS fetches, by trigger (initial, background, expired, unknown_kid) and result (ok, not_modified, error).",
+			ConstLabels: labels,
+		}, []string{"trigger", "result"}),
+	}
+	m.Registry.MustRegister(j.hits, j.refreshes)
+	for _, r := range []string{"ok", "not_modified", "error"} {
+		j.refreshes.WithLabelValues("background", r) // present at 0 from the start
+	}
+	return j
+}
+
+// Hit counts a call served from the cache (jwks.Options.OnHit).
+func (j *JWKSMetrics) Hit() { j.hits.Inc() }
+
+// Refresh counts a fetch (jwks.Options.OnRefresh).
+func (j *JWKSMetrics) Refresh(trigger, result string) {
+	j.refreshes.WithLabelValues(trigger, result).Inc()
+}
+
+// WatchStaleness registers attestd_jwks_staleness_seconds, read from the
+// cache: how long past its expiry the set served now is (0 while fresh).
+func (j *JWKSMetrics) WatchStaleness(staleness func() time.Duration) {
+	j.m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "attestd_jwks_staleness_seconds", Help: "How long past its expiry the JWKS served now is (0 while fresh): Stytch has not confirmed it since.",
+		ConstLabels: prometheus.Labels{"source": j.source},
+	}, func() float64 { return staleness().Seconds() }))
 }

@@ -270,7 +270,11 @@ func checkCardinality(t *testing.T, fams map[string]*dto.MetricFamily) {
 					case "file":
 						ok = v == "stytch_secret" || v == "auth_tokens"
 					case "result":
-						ok = v == "ok" || v == "error"
+						ok = v == "ok" || v == "error" || v == "not_modified"
+					case "source":
+						ok = v == "stytch" || v == "emulator"
+					case "trigger":
+						ok = v == "initial" || v == "background" || v == "expired" || v == "unknown_kid"
 					case "path":
 						ok = len(v) <= 256 // drift paths; the log folds past 256 into "(other)"
 					}

@@ -30,6 +30,7 @@ import (
 	"github.com/attestd/attestd/internal/config"
 	"github.com/attestd/attestd/internal/gateway"
 	"github.com/attestd/attestd/internal/inproc"
+	"github.com/attestd/attestd/internal/jwks"
 	"github.com/attestd/attestd/internal/middleware"
 	"github.com/attestd/attestd/internal/observe"
 	"github.com/attestd/attestd/internal/security"
@@ -59,9 +60,14 @@ type Server struct {
 	tokens   *security.Tokens   // nil without bearer tokens
 	// secret follows STYTCH_SECRET_FILE; nil without one (or in emulator
 	// mode).
-	secret   *security.File[string]
-	creds    *credentialsWatch
-	serveErr chan error
+	secret *security.File[string]
+	creds  *credentialsWatch
+	fleet  *fleet // the limits on Redis; nil until built
+	// jwks serves GetJwks; stopJWKSRun ends its background refreshes
+	// (nil until Serve).
+	jwks        *jwks.Cache
+	stopJWKSRun func()
+	serveErr    chan error
 
 	// For the "attestd serving" line.
 	bearerTokens bool
@@ -131,6 +137,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 		return nil, err
 	}
 	s.tls, s.reloader, s.tokens, s.bearerTokens = pol.tls, pol.reloader, pol.chain.Auth.Tokens, pol.chain.Auth.Tokens != nil
+	if s.fleet, err = newFleet(cfg, log, s.metrics); err != nil {
+		return nil, err
+	}
+	pol.chain.Limiter = s.fleet.callers(cfg, pol.chain.Limiter)
 	pol.chain.Metrics = s.metrics
 	pol.chain.Audit = log.With("log_type", "audit")
 	callLog := middleware.NewCallLog(log)
@@ -175,7 +185,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 	// whole interceptor chain (never Register…HandlerServer, which skips
 	// it), without serializing, HTTP/2 or a socket.
 	s.direct = inproc.NewDirect(chain.Interceptor(), cfg.MaxRequestBytes)
-	svc := attest.New(s.upstream)
+	s.jwks = newJWKS(cfg, up, s, log)
+	svc := sessionService{Server: attest.New(s.upstream), jwks: s.jwks}
 	s.health = health.NewServer()
 	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.direct} {
 		b2bsessionv1.RegisterSessionServiceServer(r, svc)
@@ -233,6 +244,7 @@ func upstreamOptions(cfg config.Config, up target, s *Server) upstream.Options {
 		Transport:           upstreamTransport(s.tracing),
 		Observe:             s.metrics.UpstreamAttempt,
 		OnCredentials:       s.creds.changed,
+		Budget:              s.fleet.budget,
 	}
 }
 
@@ -265,6 +277,7 @@ func (s *Server) Serve() error {
 	s.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(b2bsessionv1.SessionService_ServiceDesc.ServiceName, grpc_health_v1.HealthCheckResponse_SERVING)
 	s.creds.run(s.upstream, s.admin, s.health)
+	s.startJWKS()
 	v := version.Get()
 	s.log.Info("attestd serving",
 		"version", v.Version,
@@ -385,6 +398,7 @@ func (s *Server) Shutdown() error {
 
 func (s *Server) shutdown() error {
 	s.creds.close()
+	s.stopJWKS()
 	if s.admin != nil {
 		s.admin.SetReady(false)
 		defer s.admin.Close()
@@ -446,6 +460,7 @@ func (s *Server) release() {
 	if err := stopEmulator(ctx, s.emulator); err != nil {
 		s.log.Warn("the embedded emulator's last connections were closed", "error", err.Error())
 	}
+	s.fleet.close()
 	if err := shutdownTracing(ctx, s.tracing); err != nil {
 		s.log.Warn("spans could not be flushed", "error", err.Error())
 	}
