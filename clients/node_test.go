@@ -88,5 +88,5 @@ func TestStytchNodeSDK(t *testing.T) {
 		"ATTESTD_EMULATOR_URL=" + s.Emulator,
 		"ATTESTD_DEMO_REQUEST=" + demoRequest(t),
 		"ATTESTD_UNKNOWN_MEMBER_REQUEST=" + demoRequest(t, "--email", "nobody@acme.example"),
-	}, "stytch_sdk.test.js", 8)
+	}, "stytch_sdk.test.js", 11)
 }

@@ -164,6 +164,37 @@ describe("Stytch Node SDK → attestd REST gateway and → Stytch emulator", () 
     assert.equal(Date.parse(ms.expires_at!), Date.parse(fromAttestd.member_session.expires_at!));
   });
 
+  test("via attestd: the session_jwt verifies locally against attestd's JWKS (GET /v1/b2b/sessions/jwks/<project>)", async () => {
+    // A fresh client: its key set is fetched from attestd alone.
+    const local = new stytch.B2BClient({ project_id: PROJECT_ID, secret: SECRET, env: baseUrl(env("ATTESTD_HTTP_URL")) });
+    const ms = await local.sessions.authenticateJwtLocal({ session_jwt: fromAttestd.session_jwt });
+    assert.equal(ms.member_session_id, fromAttestd.member_session.member_session_id);
+    assert.equal(ms.member_id, fromAttestd.member_id);
+    assert.equal(ms.organization_id, "organization-test-demo-acme");
+    const viaJwt = await local.sessions.authenticateJwt({ session_jwt: fromAttestd.session_jwt });
+    assert.equal(viaJwt.member_session.member_session_id, fromAttestd.member_session.member_session_id);
+  });
+
+  test("via attestd: a session_jwt with a forged signature does not verify against attestd's JWKS", async () => {
+    const [h, p, s] = fromAttestd.session_jwt.split(".");
+    const forged = `${h}.${p}.${s.slice(0, 10) + (s[10] === "A" ? "B" : "A") + s.slice(11)}`;
+    await assert.rejects(viaAttestd.sessions.authenticateJwtLocal({ session_jwt: forged }), (err: unknown) => {
+      assert.ok(err instanceof stytch.ClientError, `expected the SDK's ClientError, got ${String(err)}`);
+      assert.equal(err.code, "jwt_invalid");
+      return true;
+    });
+  });
+
+  test("via attestd: getJWKS is the emulator's key set; another project is StytchError 404 project_not_found", async () => {
+    const viaA = await viaAttestd.sessions.getJWKS({ project_id: PROJECT_ID });
+    const viaE = await viaEmulator.sessions.getJWKS({ project_id: PROJECT_ID });
+    assert.deepEqual(viaA.keys, viaE.keys);
+    assert.equal(viaA.status_code, 200);
+    const err = await stytchError(viaAttestd.sessions.getJWKS({ project_id: "project-test-someone-else" }));
+    assert.equal(err.status_code, 404);
+    assert.equal(err.error_type, "project_not_found");
+  });
+
   test("a tampered session_jwt does not verify", async () => {
     const [h, p, s] = fromAttestd.session_jwt.split(".");
     const flipped = s.slice(0, 10) + (s[10] === "A" ? "B" : "A") + s.slice(11);
