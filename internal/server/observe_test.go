@@ -262,7 +262,7 @@ func checkCardinality(t *testing.T, fams map[string]*dto.MetricFamily) {
 						n, err := strconv.Atoi(v)
 						ok = err == nil && (n == 0 || (n >= 100 && n <= 599)) && strconv.Itoa(n) == v
 					case "reason":
-						ok = v == "caller" || v == "auth_failure"
+						ok = v == "caller" || v == "auth_failure" || v == "upstream_budget"
 					case "version":
 						ok = v == version.Version()
 					case "mode":
@@ -364,7 +364,7 @@ func TestMetricsScrape(t *testing.T) {
 	if m := series(t, fams, "attestd_build_info", map[string]string{"version": version.Version()}); m.GetGauge().GetValue() != 1 {
 		t.Errorf("attestd_build_info{version=%q} = %v", version.Version(), m.GetGauge().GetValue())
 	}
-	for _, r := range []string{"caller", "auth_failure"} {
+	for _, r := range []string{"caller", "auth_failure", "upstream_budget"} {
 		if series(t, fams, "attestd_rate_limited_total", map[string]string{"reason": r}) == nil {
 			t.Errorf("attestd_rate_limited_total{reason=%q} missing: it should be present at 0", r)
 		}
