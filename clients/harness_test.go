@@ -38,13 +38,13 @@ type server struct {
 
 // startAttestd runs the built attestd with no Stytch credentials (emulator
 // mode, demo seed, demo credentials) on free loopback ports.
-func startAttestd(t *testing.T) *server {
+func startAttestd(t *testing.T, env ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	p, emu := proctest.Start(t, ctx, attestd, nil, []string{
+	p, emu := proctest.Start(t, ctx, attestd, nil, append([]string{
 		"ATTESTD_GRPC_ADDR=127.0.0.1:0", "ATTESTD_HTTP_ADDR=127.0.0.1:0", "ATTESTD_EMULATOR_ADDR=127.0.0.1:0",
-	}, "emulator mode — not for production: no Stytch credentials, so attestd answers from an embedded Stytch emulator")
+	}, env...), "emulator mode — not for production: no Stytch credentials, so attestd answers from an embedded Stytch emulator")
 	s := &server{Emulator: emu["emulator_url"].(string), proc: p}
 	for m := range p.Lines {
 		if m["msg"] == "attestd serving" {

@@ -90,3 +90,24 @@ func TestStytchNodeSDK(t *testing.T) {
 		"ATTESTD_UNKNOWN_MEMBER_REQUEST=" + demoRequest(t, "--email", "nobody@acme.example"),
 	}, "stytch_sdk.test.js", 11)
 }
+
+// TestStytchNodeSDKCallerAuth runs clients/node/stytch_sdk_auth.test.ts:
+// with caller authentication on (ATTESTD_AUTH_TOKENS_FILE), Stytch's Node
+// SDK authenticates to attestd with its project_id and secret set to the
+// caller's name and token (HTTP Basic); a wrong secret, or another caller's
+// name, is StytchError 401 unauthorized_credentials.
+func TestStytchNodeSDKCallerAuth(t *testing.T) {
+	buildNodeClients(t)
+	const token = "tok-node-sdk-5f4dcc3b5aa765d61d8327de"
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("svc-node "+token+"\nsvc-other tok-other-0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startAttestd(t, "ATTESTD_AUTH_TOKENS_FILE="+tokens)
+	runNodeTest(t, []string{
+		"ATTESTD_HTTP_URL=http://" + s.HTTP,
+		"ATTESTD_CALLER=svc-node",
+		"ATTESTD_CALLER_TOKEN=" + token,
+		"ATTESTD_DEMO_REQUEST=" + demoRequest(t),
+	}, "stytch_sdk_auth.test.js", 4)
+}

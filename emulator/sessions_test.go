@@ -11,7 +11,7 @@ import (
 	"github.com/attestd/attestd/emulator/demo"
 )
 
-// Always-present keys (reference §5.1, §5.2, §5.5, §5.8).
+// Always-present keys of MemberSession, Member, Organization and AttestResponse, as Stytch's API reference lists them.
 var (
 	responseKeys = []string{"request_id", "member_id", "member_session", "session_token", "session_jwt", "member", "organization", "status_code"}
 	sessionKeys  = []string{"member_session_id", "member_id", "started_at", "last_accessed_at", "expires_at", "authentication_factors",

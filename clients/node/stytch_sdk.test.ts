@@ -11,7 +11,7 @@
  *   node --test clients/node/dist/clients/node/stytch_sdk.test.js
  *
  * The SDK only accepts https in custom_base_url, so the plain-HTTP test
- * servers are given as `env` (reference §9); the SDK drops any path in it.
+ * servers are given as `env`; the SDK drops any path in it.
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
