@@ -12,7 +12,7 @@ FUZZTIME ?= 10s
 .PHONY: help run test deps check gen gen-check lint breaking unit attack attack-short fuzz bench perf
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 run: ## run attestd (on the embedded Stytch emulator unless STYTCH_PROJECT_ID and STYTCH_SECRET are set)
 	go run ./cmd/attestd
@@ -27,7 +27,7 @@ check: lint gen-check breaking ## formatting, vet, buf lint/format, stale gen/, 
 	@out=$$(gofmt -l cmd internal emulator tools clients examples perf attack); test -z "$$out" || { echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./...
 
-lint:
+lint: ## buf lint and buf format (part of make check)
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 

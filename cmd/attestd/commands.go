@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,18 +27,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, version.Get())
 			return 0
 		case "emulator":
-			return runEmulator(ctx, args[1:], getenv, stderr)
+			return runEmulator(ctx, args[1:], getenv, stdout, stderr)
 		case "demo-token":
 			return runDemoToken(args[1:], stdout, stderr)
 		}
 	}
-	return server.Run(ctx, args, getenv, stderr)
+	return server.Run(ctx, args, getenv, stdout, stderr)
 }
 
 // usageError prints one line and returns the exit code of bad usage.
 func usageError(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "attestd %s: %v\n", cmd, err)
 	return 2
+}
+
+// parseError answers a subcommand's flag-parsing error: for -h, -help or
+// --help its usage on stdout and exit 0; otherwise one line and exit 2.
+func parseError(fs *flag.FlagSet, err error, stdout, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "Usage: %s [flags]\n\nFlags:\n", fs.Name())
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	return usageError(stderr, strings.TrimPrefix(fs.Name(), "attestd "), err)
 }
 
 func newFlags(name string) *flag.FlagSet {
@@ -48,14 +61,14 @@ func newFlags(name string) *flag.FlagSet {
 
 // runEmulator serves the Stytch emulator on its own until ctx is done, for
 // other services' tests and for Stytch's SDKs.
-func runEmulator(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+func runEmulator(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := newFlags("emulator")
 	addr := fs.String("addr", "127.0.0.1:9090", "listen address")
 	projectID := fs.String("project-id", getenv("STYTCH_PROJECT_ID"), "project ID of seed projects that name none (STYTCH_PROJECT_ID; default the demo's)")
 	secret := fs.String("secret", getenv("STYTCH_SECRET"), "their secret (STYTCH_SECRET; default the demo's)")
 	seedFile := fs.String("seed", getenv("ATTESTD_EMULATOR_SEED"), "seed file, JSON or YAML (ATTESTD_EMULATOR_SEED; default the demo seed)")
 	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, "emulator", err)
+		return parseError(fs, err, stdout, stderr)
 	}
 	var s *seed.Seed
 	if *seedFile != "" {
@@ -101,7 +114,7 @@ func runDemoToken(args []string, stdout, stderr io.Writer) int {
 	roles := fs.String("roles", "", "comma-separated role IDs for the roles claim")
 	request := fs.Bool("request", false, "print a complete Attest request body instead of the bare token")
 	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, "demo-token", err)
+		return parseError(fs, err, stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, "demo-token", fmt.Errorf("unexpected argument %q", fs.Arg(0)))

@@ -151,3 +151,33 @@ func TestBinaryVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryHelp: -h, -help and --help print usage on stdout and exit 0,
+// for the service and for each subcommand; the service's lists every flag
+// with its environment variable.
+func TestBinaryHelp(t *testing.T) {
+	for _, c := range []struct {
+		args     []string
+		mentions []string
+	}{
+		{[]string{"--help"}, []string{"attestd emulator [flags]", "-grpc-addr", "ATTESTD_GRPC_ADDR", "-mode", "ATTESTD_MODE"}},
+		{[]string{"-h"}, []string{"-http-addr", "ATTESTD_HTTP_ADDR"}},
+		{[]string{"emulator", "--help"}, []string{"Usage: attestd emulator [flags]", "-addr", "-seed"}},
+		{[]string{"demo-token", "-help"}, []string{"Usage: attestd demo-token [flags]", "-email", "-request"}},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, binary, c.args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		cancel()
+		if err != nil || stderr.Len() > 0 {
+			t.Errorf("%v: %v, stderr %q", c.args, err, stderr.String())
+		}
+		for _, m := range c.mentions {
+			if !strings.Contains(string(out), m) {
+				t.Errorf("%v: usage lacks %q:\n%s", c.args, m, out)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -206,6 +207,34 @@ type Error struct {
 // Error renders the problem as "SETTING: problem".
 func (e *Error) Error() string { return e.Setting + ": " + e.Problem }
 
+// ErrHelp is Load's answer to -h, -help or --help: the caller prints Usage
+// and exits 0.
+var ErrHelp = flag.ErrHelp
+
+// Usage writes the service's flags, each with its environment variable and
+// default, from the same table Load reads.
+func Usage(w io.Writer) {
+	fs := flag.NewFlagSet("attestd", flag.ContinueOnError)
+	src := source{Config: Default()}
+	for _, s := range settings {
+		if name := s.flagName(); name != "" {
+			fs.Var(s.field(&src), name, s.usage+" ("+s.env+")")
+		}
+	}
+	fmt.Fprint(w, `Usage:
+  attestd [flags]              serve Attest over gRPC and REST (on the embedded Stytch emulator without credentials)
+  attestd emulator [flags]     serve the Stytch emulator on its own
+  attestd demo-token [flags]   mint a token the emulator's demo profiles accept
+  attestd --version            print the version, commit and Go version
+
+Every flag can also be set by the environment variable named after it; flags win.
+
+Flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
 // Load reads flags (args, without the program name) over the environment
 // (getenv) over the defaults, then validates the result. Every setting comes
 // from the table in settings.go.
@@ -225,6 +254,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return src.Config, ErrHelp
+		}
 		return src.Config, &Error{"flags", err.Error()}
 	}
 	if fs.NArg() > 0 {

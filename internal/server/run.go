@@ -16,8 +16,12 @@ import (
 // Run is attestd's whole life: read the configuration, serve until ctx is
 // done (SIGTERM/SIGINT), shut down gracefully. It returns the exit code.
 // Configuration problems are one line on stderr naming the setting.
-func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, getenv)
+	if errors.Is(err, config.ErrHelp) {
+		config.Usage(stdout)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "attestd: invalid configuration: %v\n", err)
 		return 2
