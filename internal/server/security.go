@@ -57,6 +57,7 @@ func loadPolicy(cfg config.Config, log *slog.Logger, report func(file string) fu
 	if cfg.RateLimit > 0 {
 		p.chain.Limiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst, nil)
 	}
+	p.chain.Auth.TrustedProxies, _ = cfg.Proxies() // validated
 	return p, nil
 }
 

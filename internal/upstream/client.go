@@ -153,6 +153,13 @@ type Options struct {
 	// of HTTP-date Retry-After values (tests); nil means time.Now. Waits
 	// themselves are real timers.
 	Now func() time.Time
+	// Budget, when set, is the budget on calls to Stytch: before every
+	// attempt, retries included, it is asked for one call (key ""); when it
+	// refuses, the call ends with too_many_requests (429,
+	// ResourceExhausted) and the budget's retry delay, and Stytch is not
+	// called. attestd's is fleet-wide with Redis (internal/fleetlimit),
+	// else per process.
+	Budget Budget
 	// OnCredentials, when set, is told each time Stytch's verdict on
 	// attestd's own project credentials changes: true when Stytch rejected
 	// them (a 401 unauthorized_credentials), false when they work again (an
@@ -161,6 +168,21 @@ type Options struct {
 	// in the order of the changes, from the goroutine that saw the change; it
 	// must return quickly and must not call Attest or CheckCredentials.
 	OnCredentials func(rejected bool)
+}
+
+// Budget is a limit on calls to Stytch: Allow takes one call from key's
+// allowance, or refuses and says how long until one is left. It has the
+// shape of the chain's per-caller limiter.
+type Budget interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
+}
+
+// overBudget is the refusal of an attempt the budget on calls to Stytch
+// does not cover.
+func overBudget(wait time.Duration) *apierr.Error {
+	e := apierr.TooManyRequests.New("attestd's budget of calls to Stytch is spent for now; retry later.")
+	e.RetryAfter = wait
+	return e
 }
 
 // Client calls Stytch. It is safe for concurrent use and reuses connections.
@@ -433,6 +455,11 @@ func (c *Client) Attest(ctx context.Context, in *b2bsessionv1.AttestRequest) (*b
 	defer c.limiter.release()
 
 	for attempt := 1; ; attempt++ {
+		if c.opts.Budget != nil {
+			if ok, wait := c.opts.Budget.Allow(ctx, ""); !ok {
+				return nil, overBudget(wait)
+			}
+		}
 		r := c.attempt(ctx, body, attempt)
 		outcome = r.outcome
 		if r.err == nil || !r.retry || attempt >= c.opts.MaxAttempts || !fits(ctx, r.wait) {
