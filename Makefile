@@ -114,3 +114,10 @@ image: ## the container image (IMAGE=localhost/attestd:VERSION; BASE=… for ano
 
 deploy-test: ## the Helm chart (lint, unit tests, kubeconform) and the image run with the chart's settings (podman)
 	@bash deploy/test/run
+
+# --- make e2e-k8s: the chart on a real Kubernetes control plane (slow; not in make test or .ci/run) ---
+
+.PHONY: e2e-k8s
+
+e2e-k8s: ## the chart on kube-apiserver + etcd + controller-manager + scheduler + kwok nodes: apply, helm install --wait, rolling upgrade, PDB-stopped drain (first run builds Kubernetes: ~25 min, ~3 GB)
+	@bash deploy/e2e/run
