@@ -275,6 +275,18 @@ func (c *cluster) stop() {
 		}
 	}
 	c.components = nil
+	// E2E_KEEP_LOGS=dir keeps the components' logs (the temporary directory goes with the test).
+	if keep := os.Getenv("E2E_KEEP_LOGS"); keep != "" {
+		if err := os.MkdirAll(keep, 0o755); err == nil {
+			logs, _ := filepath.Glob(filepath.Join(c.dir, "*.log"))
+			for _, l := range logs {
+				if data, err := os.ReadFile(l); err == nil {
+					_ = os.WriteFile(filepath.Join(keep, filepath.Base(l)), data, 0o644)
+				}
+			}
+			c.t.Logf("component logs kept in %s", keep)
+		}
+	}
 }
 
 // poll calls cond every 250 ms until it returns true, failing the test at the deadline (with the
@@ -295,8 +307,8 @@ func (c *cluster) pollErr(what string, timeout time.Duration, cond func(context.
 			return false, err
 		}
 		ok, err := cond(ctx)
-		if !ok {
-			last = err
+		if !ok && (last == nil || ctx.Err() == nil) {
+			last = err // keep the last real answer, not the deadline cutting the final call short
 		}
 		return ok, nil
 	})
