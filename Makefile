@@ -12,7 +12,7 @@ FUZZTIME ?= 10s
 .PHONY: help run test deps check gen gen-check lint breaking unit attack attack-short fuzz bench perf
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 run: ## run attestd (on the embedded Stytch emulator unless STYTCH_PROJECT_ID and STYTCH_SECRET are set)
 	go run ./cmd/attestd
