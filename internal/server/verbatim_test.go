@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -183,5 +185,53 @@ func TestRESTInvalidAnswerIsNotServed(t *testing.T) {
 				t.Errorf("HTTP %d %s", code, got)
 			}
 		})
+	}
+}
+
+// TestJWKSInStytchMode: with Stytch credentials, the JWKS route serves the
+// key set Stytch answers for attestd's project, byte for byte, fetched with
+// attestd's Basic credentials, and never the embedded emulator's (which does
+// not run); another project id is 404 project_not_found without a call.
+func TestJWKSInStytchMode(t *testing.T) {
+	h := start(t)
+	const keys = `{"keys":[{"alg":"RS256","e":"AQAB","kid":"jwk-test-from-fake-stytch","kty":"RSA","n":"u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7yWR7QkrmBL7jTKEn5u-qKhbwKfBstIs-bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW_VDL5AaWTg0nLVkjRo9z-40RQzuVaE8AkAFmxZzow3x-VJYKdjykkJ0iT9wCS0DRTXu269V264Vf_3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw"}],"request_id":"request-id-test-jwks","status_code":200}`
+	var sawAuth string
+	h.stytch.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/b2b/sessions/jwks/"+stytchtest.ProjectID {
+			http.NotFound(w, r)
+			return
+		}
+		sawAuth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write([]byte(keys))
+	}))
+	get := func(project string) (int, http.Header, []byte) {
+		req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, h.rest+"/v1/b2b/sessions/jwks/"+project, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, b
+	}
+	code, hdr, body := get(stytchtest.ProjectID)
+	if code != http.StatusOK || string(body) != keys {
+		t.Fatalf("HTTP %d: %.200s, want Stytch's key set byte for byte", code, body)
+	}
+	if cc := hdr.Get("Cache-Control"); !strings.HasPrefix(cc, "public, max-age=") {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(stytchtest.ProjectID+":"+stytchtest.Secret))
+	if sawAuth != wantAuth {
+		t.Errorf("Stytch saw Authorization %q, want attestd's Basic credentials", sawAuth)
+	}
+	calls := h.stytch.Calls()
+	if code, _, body := get("project-test-someone-else"); code != http.StatusNotFound || stytchErrorOf(t, code, body)["error_type"] != "project_not_found" {
+		t.Errorf("another project: HTTP %d %s", code, body)
+	}
+	if h.stytch.Calls() != calls {
+		t.Error("another project's key set was asked of Stytch")
 	}
 }
