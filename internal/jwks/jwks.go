@@ -154,11 +154,14 @@ type Cache struct {
 	url  string
 	http *http.Client
 
-	mu       sync.Mutex
-	cur      *Set      // nil until a fetch succeeded
-	lastTry  time.Time // start of the last fetch
-	lastErr  error     // of the last fetch, nil after a success
-	inflight *flight   // the fetch under way, if any
+	mu  sync.Mutex
+	cur *Set // nil until a fetch succeeded
+	// knownHeader is the last session JWT header whose kid cur has (Notice);
+	// a new set clears it.
+	knownHeader string
+	lastTry     time.Time // start of the last fetch
+	lastErr     error     // of the last fetch, nil after a success
+	inflight    *flight   // the fetch under way, if any
 
 	ready     chan struct{} // closed by the first successful fetch
 	readyOnce sync.Once
@@ -290,24 +293,32 @@ func (c *Cache) Get(ctx context.Context) (set *Set, maxAge time.Duration, err er
 // kid the set lacks (Stytch rotated its keys), a refresh starts in the
 // background, rate-limited by MinRefreshInterval. It never blocks.
 func (c *Cache) Notice(sessionJWT string) {
-	kid := kidOf(sessionJWT)
-	if kid == "" {
+	header, _, ok := strings.Cut(sessionJWT, ".")
+	if !ok {
 		return
 	}
-	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cur == nil || c.cur.Has(kid) {
+	// Notice runs on every successful attest: before any caller fetched the
+	// set there is nothing to keep fresh, and a header the set is already
+	// known to cover (Stytch signs with one key at a time) needs no decode.
+	if c.cur == nil || header == c.knownHeader {
 		return
 	}
-	c.startLocked(now, TriggerUnknownKid, true)
+	kid := kidOf(header)
+	switch {
+	case kid == "":
+	case c.cur.Has(kid):
+		c.knownHeader = header
+	default:
+		c.startLocked(c.opts.Now(), TriggerUnknownKid, true)
+	}
 }
 
-// kidOf is the kid of a JWS's protected header ("" when it has none or is
-// not a JWS).
-func kidOf(token string) string {
-	header, _, ok := strings.Cut(token, ".")
-	if !ok || len(header) > 4096 {
+// kidOf is the kid of a JWS's protected header, base64url as in the token
+// ("" when it has none or is not JSON).
+func kidOf(header string) string {
+	if len(header) > 4096 {
 		return ""
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(header)
@@ -396,7 +407,7 @@ func (c *Cache) fetch(f *flight, trigger, etag string, prev []byte) {
 	c.mu.Lock()
 	stale := time.Duration(0)
 	if err == nil {
-		c.cur, c.lastErr = set, nil
+		c.cur, c.lastErr, c.knownHeader = set, nil, ""
 		c.readyOnce.Do(func() { close(c.ready) })
 	} else {
 		c.lastErr = err

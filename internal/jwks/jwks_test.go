@@ -218,8 +218,46 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	if got := rec.list(); got[1] != "unknown_kid/ok" || got[2] != "unknown_kid/not_modified" {
 		t.Errorf("refreshes %v", got)
 	}
+
+	// Tokens without a kid start nothing: had they started a refresh, the
+	// rate limit would hold back the one for jwk-test-4.
+	clk.Advance(10 * time.Second)
 	c.Notice("not a jwt")
 	c.Notice("")
+	c.Notice("e30.e30.c2ln") // a header without a kid
+	f.set(func(f *fakeStytch) { f.kids = []string{"jwk-test-4"} })
+	c.Notice(jwtWithKid("jwk-test-4"))
+	waitFor(t, func() bool { return c.Current().Has("jwk-test-4") })
+	if f.count() != 4 {
+		t.Errorf("%d fetches, want 4: one per unknown kid, none for tokens without one", f.count())
+	}
+}
+
+// TestNoticeBeforeAnyFetchAndAfterRotation: before any caller fetched the
+// set, Notice fetches nothing; a header Notice found covered is checked
+// again once a new set has dropped its key.
+func TestNoticeBeforeAnyFetchAndAfterRotation(t *testing.T) {
+	f := &fakeStytch{t: t, kids: []string{"jwk-test-1"}, maxAge: 3600}
+	c, clk, _ := newCache(t, f, time.Hour)
+	c.Notice(jwtWithKid("jwk-test-9"))
+	mustGet(t, c)
+	if f.count() != 1 {
+		t.Fatalf("%d fetches, want 1: Notice fetched before any caller asked", f.count())
+	}
+
+	c.Notice(jwtWithKid("jwk-test-1")) // covered: remembered
+	// The fake's ETag is the number of keys: each set differs in size.
+	f.set(func(f *fakeStytch) { f.kids = []string{"jwk-test-2", "jwk-test-3"} })
+	clk.Advance(10 * time.Second)
+	c.Notice(jwtWithKid("jwk-test-2"))
+	waitFor(t, func() bool { return c.Current().Has("jwk-test-2") && !c.Current().Has("jwk-test-1") })
+	f.set(func(f *fakeStytch) { f.kids = []string{"jwk-test-1", "jwk-test-2", "jwk-test-3"} })
+	clk.Advance(10 * time.Second)
+	c.Notice(jwtWithKid("jwk-test-1")) // no longer covered: refresh
+	waitFor(t, func() bool { return c.Current().Has("jwk-test-1") })
+	if f.count() != 3 {
+		t.Errorf("%d fetches, want 3", f.count())
+	}
 }
 
 // TestStaleThen503: while Stytch is down the last good set is served, with
