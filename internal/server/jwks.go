@@ -45,17 +45,13 @@ func newJWKS(cfg config.Config, up target, s *Server, log *slog.Logger) *jwks.Ca
 	if maxStale == 0 {
 		maxStale = -1 // never
 	}
-	var secretSource func() string
-	if s.secret != nil {
-		secretSource = s.secret.Get
-	}
 	c := jwks.New(jwks.Options{
 		BaseURL:          up.baseURL,
 		ProjectID:        up.projectID,
 		Secret:           up.secret,
-		SecretSource:     secretSource,
+		SecretSource:     s.secretSource(),
 		Source:           source,
-		Transport:        upstreamTransport(s.tracing),
+		Transport:        s.stytchRT,
 		Timeout:          cfg.UpstreamTimeout,
 		MaxResponseBytes: int64(cfg.MaxUpstreamResponseBytes),
 		UserAgent:        "attestd/" + version.Version(),

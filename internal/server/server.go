@@ -66,6 +66,7 @@ type Server struct {
 	// jwks serves GetJwks; stopJWKSRun ends its background refreshes
 	// (nil until Serve).
 	jwks        *jwks.Cache
+	stytchRT    http.RoundTripper // the connection pool to Stytch (upstream client and JWKS)
 	stopJWKSRun func()
 	serveErr    chan error
 
@@ -179,6 +180,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 		}
 	}
 	s.creds = newCredentialsWatch(log, up.projectID)
+	// One connection pool to Stytch, for attests and JWKS fetches alike.
+	s.stytchRT = upstreamTransport(s.tracing)
 	s.upstream = upstream.New(upstreamOptions(cfg, up, s))
 	s.metrics.WatchUpstream(s.upstream)
 	// The gateway calls the same services in process (inproc.Direct): the
@@ -217,19 +220,24 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts []Opti
 	return s, nil
 }
 
+// secretSource reads the Stytch secret file as it is now (it is re-read on
+// change), or is nil when the secret is not from a file.
+func (s *Server) secretSource() func() string {
+	if s.secret == nil {
+		return nil
+	}
+	return s.secret.Get
+}
+
 // upstreamOptions maps the configuration onto the upstream client's
 // options, calling target up and reporting to s's drift log, metrics,
 // tracing and credentials watch.
 func upstreamOptions(cfg config.Config, up target, s *Server) upstream.Options {
-	var secretSource func() string
-	if s.secret != nil {
-		secretSource = s.secret.Get
-	}
 	return upstream.Options{
 		BaseURL:             up.baseURL,
 		ProjectID:           up.projectID,
 		Secret:              up.secret,
-		SecretSource:        secretSource,
+		SecretSource:        s.secretSource(),
 		Timeout:             cfg.UpstreamTimeout,
 		MaxResponseBytes:    cfg.MaxUpstreamResponseBytes,
 		UserAgent:           "attestd/" + version.Version(),
@@ -241,7 +249,7 @@ func upstreamOptions(cfg config.Config, up target, s *Server) upstream.Options {
 		BreakerFailureRatio: cfg.BreakerFailureRatio,
 		BreakerWindow:       cfg.BreakerWindow,
 		SlowCall:            cfg.BreakerSlowCall,
-		Transport:           upstreamTransport(s.tracing),
+		Transport:           s.stytchRT,
 		Observe:             s.metrics.UpstreamAttempt,
 		OnCredentials:       s.creds.changed,
 		Budget:              s.fleet.budget,
